@@ -1,0 +1,382 @@
+#include "app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin/admin.h"
+#include "auth/api_keys.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "gateway/gateway.h"
+#include "http/server.h"
+#include "store/store.h"
+
+void app_data_path(const struct app *app, const char *name, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%s", app->data_dir, name);
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (str_copy(tmp, sizeof tmp, path) != 0)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int has_service(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *end = p + strcspn(p, ", ");
+        if ((size_t)(end - p) == n && strncmp(p, name, n) == 0)
+            return 1;
+        p = end;
+    }
+    return 0;
+}
+
+static int check_services(const char *list, char *err, size_t errsz)
+{
+    for (const char *p = list; p && *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, ", ");
+        if (!((n == 7 && strncmp(p, "gateway", 7) == 0) || (n == 7 && strncmp(p, "recover", 7) == 0) ||
+              (n == 8 && strncmp(p, "disputes", 8) == 0))) {
+            snprintf(err, errsz, "setting services: unknown service '%.*s' (gateway, recover, disputes)", (int)n, p);
+            return -1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+#define GET_INT(name, min, max, dst)                                                  \
+    do {                                                                              \
+        int64_t v_;                                                                   \
+        if (config_get_int(cfg, name, min, max, &v_, err, errsz) != 0)                \
+            return -1;                                                                \
+        dst = v_;                                                                     \
+    } while (0)
+
+static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
+{
+    enum log_level lvl;
+    if (log_parse_level(config_get(cfg, "log_level"), &lvl) != 0) {
+        snprintf(err, errsz, "setting log_level must be debug, info, warn or error");
+        return -1;
+    }
+    log_set_level(lvl);
+    if (str_copy(app->data_dir, sizeof app->data_dir, config_get(cfg, "data_dir")) != 0 || !app->data_dir[0]) {
+        snprintf(err, errsz, "setting data_dir is empty or too long");
+        return -1;
+    }
+    GET_INT("http_threads", 1, 1024, app->http.threads);
+    GET_INT("max_connections", 1, 1000000, app->http.max_connections);
+    GET_INT("max_body_bytes", 1024, 64 * 1024 * 1024, app->http.max_body_bytes);
+    GET_INT("max_url_bytes", 256, 65536, app->http.max_url_bytes);
+    GET_INT("max_header_bytes", 4096, 1024 * 1024, app->http.max_header_bytes);
+    GET_INT("idle_timeout", 1, 3600, app->http.idle_timeout_s);
+    GET_INT("shutdown_timeout", 0, 3600, app->shutdown_timeout_s);
+    GET_INT("settlement_interval", 0, 365LL * 86400, app->gateway.settlement_interval_s);
+    GET_INT("fee_fixed", 0, 1000000000, app->gateway.fee_fixed_minor);
+    GET_INT("fee_bps", 0, 10000, app->gateway.fee_bps);
+    GET_INT("idempotency_ttl", 60, 365LL * 86400, app->gateway.idempotency_ttl_s);
+    const char *services = config_get(cfg, "services");
+    if (check_services(services, err, errsz) != 0)
+        return -1;
+    app->serve_gateway = has_service(services, "gateway");
+    app->serve_recover = has_service(services, "recover");
+    app->serve_disputes = has_service(services, "disputes");
+    const char *role = config_get(cfg, "role");
+    if (strcmp(role, "all") != 0 && strcmp(role, "api") != 0 && strcmp(role, "worker") != 0) {
+        snprintf(err, errsz, "setting role must be api, worker or all");
+        return -1;
+    }
+    app->run_api = strcmp(role, "worker") != 0;
+    app->run_workers = strcmp(role, "api") != 0;
+    const char *admin = config_get(cfg, "admin_address");
+    if (strcmp(admin, "127.0.0.1") != 0 && strcmp(admin, "::1") != 0 && strncmp(admin, "127.", 4) != 0) {
+        snprintf(err, errsz, "setting admin_address must be a loopback address (127.0.0.0/8 or ::1): the admin "
+                             "listener has no authentication of its own");
+        return -1;
+    }
+    const char *clk = config_get(cfg, "clock");
+    if (strcmp(clk, "real") == 0) {
+        app->clock = clock_new_real();
+    } else if (strcmp(clk, "virtual") == 0) {
+        app->clock = clock_new_virtual(0);
+    } else {
+        snprintf(err, errsz, "setting clock must be real or virtual");
+        return -1;
+    }
+    return 0;
+}
+
+int app_open(struct app *app, config *cfg, char *err, size_t errsz)
+{
+    memset(app, 0, sizeof *app);
+    app->cfg = cfg;
+    pthread_mutex_init(&app->worker_mu, NULL);
+    if (crypto_init() != 0) {
+        snprintf(err, errsz, "libsodium could not be initialised");
+        return -1;
+    }
+    if (read_settings(app, cfg, err, errsz) != 0)
+        return -1;
+    if (mkdir_p(app->data_dir) != 0) {
+        snprintf(err, errsz, "cannot create data directory %s: %s", app->data_dir, strerror(errno));
+        return -1;
+    }
+    char path[PATH_MAX];
+    const char *kf = config_get(cfg, "card_key_file");
+    if (kf && *kf)
+        str_copy(path, sizeof path, kf);
+    else
+        app_data_path(app, "card.key", path, sizeof path);
+    if (crypto_load_or_create_key(path, 1, app->card_key, err, errsz) != 0)
+        return -1;
+
+    const char *sp = config_get(cfg, "sqlite_path");
+    char dbpath[PATH_MAX];
+    if (sp && *sp)
+        str_copy(dbpath, sizeof dbpath, sp);
+    else
+        app_data_path(app, "recoup.db", dbpath, sizeof dbpath);
+    int64_t batch;
+    if (config_get_int(cfg, "commit_batch_max", 1, 100000, &batch, err, errsz) != 0)
+        return -1;
+    struct store_options opt = {.sqlite_path = dbpath, .commit_batch_max = (int)batch};
+    app->store = store_open(config_get(cfg, "store"), &opt, err, errsz);
+    return app->store ? 0 : -1;
+}
+
+/* Writes path atomically (temporary file, fsync, rename) with mode 0600. */
+static int write_private_file(const char *path, const char *text)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text);
+    int ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int listener_port(struct app *app, const char *name)
+{
+    for (int i = 0; i < app->nlisteners; i++)
+        if (strcmp(http_listener_name(app->listeners[i]), name) == 0)
+            return http_listener_port(app->listeners[i]);
+    return 0;
+}
+
+/* On first start, a sandbox merchant with a gateway key, written to
+ * DATA_DIR/sandbox.json so that the curl examples can use it. */
+static int bootstrap_sandbox(struct app *app, char *err, size_t errsz)
+{
+    char path[PATH_MAX];
+    app_data_path(app, "sandbox.json", path, sizeof path);
+    if (access(path, F_OK) == 0)
+        return 0;
+    struct merchant_row m;
+    memset(&m, 0, sizeof m);
+    str_copy(m.merchant_id, sizeof m.merchant_id, "sandbox");
+    str_copy(m.name, sizeof m.name, "Sandbox merchant");
+    m.created_at = clock_now_ms(app->clock);
+    enum store_rc rc = app->store->ops->merchant_create(app->store, &m);
+    if (rc != STORE_OK && rc != STORE_EXISTS) {
+        snprintf(err, errsz, "cannot create the sandbox merchant");
+        return -1;
+    }
+    char key[API_KEY_MAX];
+    if (api_key_create(app, "sandbox", "gateway", "sandbox", "created on first start", key, sizeof key, NULL) !=
+        STORE_OK) {
+        snprintf(err, errsz, "cannot create the sandbox gateway key");
+        return -1;
+    }
+    const char *addr = config_get(app->cfg, "listen_address");
+    const char *host = strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 ? "127.0.0.1" : addr;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "merchant_id", "sandbox");
+    cJSON *gw = cJSON_AddObjectToObject(o, "gateway");
+    cJSON_AddStringToObject(gw, "api_key", key);
+    char url[256];
+    snprintf(url, sizeof url, "http://%s:%d", host, listener_port(app, "payments"));
+    cJSON_AddStringToObject(gw, "payments_url", url);
+    snprintf(url, sizeof url, "http://%s:%d", host, listener_port(app, "refunds"));
+    cJSON_AddStringToObject(gw, "refunds_url", url);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    int ok = text && write_private_file(path, text) == 0;
+    cJSON_free(text);
+    if (!ok) {
+        snprintf(err, errsz, "cannot write %s", path);
+        return -1;
+    }
+    printf("sandbox merchant created; gateway API key: %s\n(also in %s)\n", key, path);
+    fflush(stdout);
+    return 0;
+}
+
+/* Ports actually bound (port 0 picks one), for tests and tooling. */
+static void write_listeners_file(struct app *app)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < app->nlisteners; i++)
+        cJSON_AddNumberToObject(o, http_listener_name(app->listeners[i]), http_listener_port(app->listeners[i]));
+    cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    char path[PATH_MAX];
+    app_data_path(app, "listeners.json", path, sizeof path);
+    if (text && write_private_file(path, text) != 0)
+        log_warn("cannot write %s", path);
+    cJSON_free(text);
+}
+
+static void *worker_main(void *arg)
+{
+    struct app *app = arg;
+    while (!atomic_load(&app->shutting_down)) {
+        int64_t now = clock_now_ms(app->clock);
+        if (app->serve_gateway)
+            gateway_tick(app, now);
+        clock_wait_until(app->clock, now + 1000, 1000);
+    }
+    return NULL;
+}
+
+static int start_listener(struct app *app, const char *name, const char *address, const char *port_setting,
+                          const struct route *routes, size_t nroutes, const struct api_family *family, char *err,
+                          size_t errsz)
+{
+    int64_t port;
+    if (config_get_int(app->cfg, port_setting, 0, 65535, &port, err, errsz) != 0)
+        return -1;
+    struct http_listener_spec *spec = calloc(1, sizeof *spec);
+    if (!spec)
+        return -1;
+    spec->name = name;
+    spec->address = address;
+    spec->port = (int)port;
+    spec->routes = routes;
+    spec->nroutes = nroutes;
+    spec->family = family;
+    http_listener *l = http_listener_start(app, spec, err, errsz);
+    free(spec); /* the listener keeps its own copy */
+    if (!l)
+        return -1;
+    app->listeners[app->nlisteners++] = l;
+    char p[16];
+    snprintf(p, sizeof p, "#%d", http_listener_port(l));
+    const char *kv[] = {"listener", name, "address", address, "port", p, NULL};
+    log_kv(LOG_INFO, "listening", kv);
+    return 0;
+}
+
+static const struct route no_routes[] = {{"GET", "/__none__", NULL, 0}};
+
+int app_start(struct app *app, char *err, size_t errsz)
+{
+    const char *addr = config_get(app->cfg, "listen_address");
+    const char *admin = config_get(app->cfg, "admin_address");
+    if (app->run_api && app->serve_gateway) {
+        if (start_listener(app, "payments", addr, "payments_port", gateway_payments_routes,
+                           gateway_payments_routes_count, &gateway_family, err, errsz) != 0 ||
+            start_listener(app, "refunds", addr, "refunds_port", gateway_refunds_routes, gateway_refunds_routes_count,
+                           &gateway_family, err, errsz) != 0)
+            return -1;
+    }
+    if (app->run_api && (app->serve_recover || app->serve_disputes)) {
+        /* Recover and Disputes share this listener; their routes join here. */
+        if (start_listener(app, "api", addr, "api_port", no_routes, 0, NULL, err, errsz) != 0)
+            return -1;
+    }
+    if (start_listener(app, "admin", admin, "admin_port", admin_routes, admin_routes_count, &admin_family, err,
+                       errsz) != 0)
+        return -1;
+    int sandbox = 0;
+    if (config_get_bool(app->cfg, "sandbox", &sandbox, err, errsz) != 0)
+        return -1;
+    if (sandbox && app->serve_gateway && bootstrap_sandbox(app, err, errsz) != 0)
+        return -1;
+    write_listeners_file(app);
+    if (app->run_workers) {
+        if (pthread_create(&app->worker_thread, NULL, worker_main, app) != 0) {
+            snprintf(err, errsz, "cannot start the worker thread");
+            return -1;
+        }
+        app->worker_started = 1;
+    }
+    atomic_store(&app->ready, 1);
+    return 0;
+}
+
+void app_stop(struct app *app)
+{
+    atomic_store(&app->shutting_down, 1);
+    atomic_store(&app->ready, 0);
+    for (int i = 0; i < app->nlisteners; i++)
+        http_listener_quiesce(app->listeners[i]);
+    /* Requests already inside a handler finish; new connections are refused. */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int active = 0;
+        for (int i = 0; i < app->nlisteners; i++)
+            active += http_listener_active(app->listeners[i]);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (active == 0 || now.tv_sec - start.tv_sec >= app->shutdown_timeout_s) {
+            if (active)
+                log_warn("shutdown timeout: %d requests still in flight are cut off", active);
+            break;
+        }
+        usleep(10000);
+    }
+    for (int i = 0; i < app->nlisteners; i++)
+        http_listener_stop(app->listeners[i]);
+    app->nlisteners = 0;
+    if (app->worker_started) {
+        clock_wake(app->clock);
+        pthread_join(app->worker_thread, NULL);
+        app->worker_started = 0;
+    }
+}
+
+void app_close(struct app *app)
+{
+    store_close(app->store);
+    app->store = NULL;
+    clock_free(app->clock);
+    app->clock = NULL;
+    sodium_memzero(app->card_key, sizeof app->card_key);
+    pthread_mutex_destroy(&app->worker_mu);
+}

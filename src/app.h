@@ -1,0 +1,73 @@
+/* The one context object: configuration, clock, store, keys and the running
+ * listeners and workers. Passed down to every handler; there is no other
+ * mutable global state beyond metrics counters. */
+#ifndef RECOUP_APP_H
+#define RECOUP_APP_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/crypto.h"
+
+struct store;
+struct http_listener;
+
+struct http_limits {
+    size_t max_body_bytes;
+    size_t max_url_bytes;
+    size_t max_header_bytes;
+    unsigned idle_timeout_s;
+    unsigned threads;
+    unsigned max_connections;
+};
+
+struct gateway_settings {
+    int64_t settlement_interval_s;
+    int64_t fee_fixed_minor;
+    int64_t fee_bps;
+    int64_t idempotency_ttl_s;
+};
+
+struct app {
+    config *cfg;
+    rclock *clock;
+    struct store *store;
+    uint8_t card_key[CRYPTO_KEY_BYTES];
+    char data_dir[PATH_MAX];
+    struct http_limits http;
+    struct gateway_settings gateway;
+    struct {
+        int64_t last_settlement_ms, last_purge_ms;
+    } gateway_worker;
+    int serve_gateway, serve_recover, serve_disputes;
+    int run_api, run_workers;
+    int64_t shutdown_timeout_s;
+    atomic_int shutting_down;
+    atomic_int ready;
+
+    struct http_listener *listeners[4];
+    int nlisteners;
+
+    pthread_t worker_thread;
+    int worker_started;
+    pthread_mutex_t worker_mu;
+};
+
+/* Reads and checks every setting, opens the store (applying migrations),
+ * loads or creates the card key. Returns 0, or -1 with a message. */
+int app_open(struct app *app, config *cfg, char *err, size_t errsz);
+/* Starts listeners and background workers. */
+int app_start(struct app *app, char *err, size_t errsz);
+/* Graceful stop: stop accepting, finish in-flight requests (up to the
+ * shutdown timeout), stop workers, flush and close the store. */
+void app_stop(struct app *app);
+void app_close(struct app *app);
+
+/* Path inside the data directory. */
+void app_data_path(const struct app *app, const char *name, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,181 @@
+/* recoupctl: the admin tool. It speaks to a running recoupd's admin
+ * listener (loopback), so it works the same whatever the storage backend. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "http/client.h"
+
+static const char *usage_text =
+    "usage: recoupctl [--admin URL] COMMAND [ARGS]\n"
+    "\n"
+    "The admin URL defaults to $RECOUP_ADMIN_URL or http://127.0.0.1:9090.\n"
+    "\n"
+    "commands:\n"
+    "  health                         liveness of recoupd\n"
+    "  ready                          readiness (store reachable, not shutting down)\n"
+    "  metrics                        Prometheus metrics\n"
+    "  settle                         run a gateway settlement batch now\n"
+    "  merchants list\n"
+    "  merchants create ID NAME\n"
+    "  merchants show ID\n"
+    "  keys list MERCHANT\n"
+    "  keys create MERCHANT SERVICE ENV [LABEL]   SERVICE: gateway|recover, ENV: sandbox|production\n"
+    "  keys revoke MERCHANT KEY_ID\n"
+    "  gateway-keys create --merchant ID [--env sandbox|production] [--label TEXT]\n"
+    "  clock                          show recoupd's clock\n"
+    "  clock advance SECONDS          move a virtual clock forward\n";
+
+static int call(const char *base, const char *method, const char *path, const char *body)
+{
+    buf url;
+    buf_init(&url);
+    buf_puts(&url, base);
+    buf_puts(&url, path);
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", NULL};
+    struct http_client_response r;
+    int rc = http_client_request(method, buf_cstr(&url), headers, body, 30000, &r);
+    if (rc != 0) {
+        fprintf(stderr, "recoupctl: cannot reach recoupd at %s: %s\n", base, r.error);
+        buf_free(&url);
+        http_client_response_free(&r);
+        return 3;
+    }
+    fwrite(buf_cstr(&r.body), 1, r.body.len, stdout);
+    if (r.body.len && r.body.data[r.body.len - 1] != '\n')
+        fputc('\n', stdout);
+    int ok = r.status >= 200 && r.status < 300;
+    if (!ok)
+        fprintf(stderr, "recoupctl: %s %s answered %ld\n", method, path, r.status);
+    buf_free(&url);
+    http_client_response_free(&r);
+    return ok ? 0 : 1;
+}
+
+static char *json_obj2(const char *k1, const char *v1, const char *k2, const char *v2, const char *k3, const char *v3)
+{
+    buf b;
+    buf_init(&b);
+    buf_putc(&b, '{');
+    const char *ks[] = {k1, k2, k3};
+    const char *vs[] = {v1, v2, v3};
+    int first = 1;
+    for (int i = 0; i < 3; i++) {
+        if (!ks[i] || !vs[i])
+            continue;
+        if (!first)
+            buf_putc(&b, ',');
+        first = 0;
+        buf_put_json_string(&b, ks[i]);
+        buf_putc(&b, ':');
+        buf_put_json_string(&b, vs[i]);
+    }
+    buf_putc(&b, '}');
+    return buf_steal(&b, NULL);
+}
+
+static int usage(void)
+{
+    fputs(usage_text, stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *base = getenv("RECOUP_ADMIN_URL");
+    if (!base || !*base)
+        base = "http://127.0.0.1:9090";
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "--admin") == 0 && i + 1 < argc) {
+        base = argv[i + 1];
+        i += 2;
+    } else if (i < argc && strncmp(argv[i], "--admin=", 8) == 0) {
+        base = argv[i] + 8;
+        i++;
+    }
+    if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {
+        fputs(usage_text, i >= argc ? stderr : stdout);
+        return i >= argc ? 2 : 0;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *cmd = argv[i++];
+    int nargs = argc - i;
+    char **a = argv + i;
+    int rc = 2;
+    char path[512];
+    char *body = NULL;
+    if (strcmp(cmd, "health") == 0) {
+        rc = call(base, "GET", "/healthz", NULL);
+    } else if (strcmp(cmd, "ready") == 0) {
+        rc = call(base, "GET", "/readyz", NULL);
+    } else if (strcmp(cmd, "metrics") == 0) {
+        rc = call(base, "GET", "/metrics", NULL);
+    } else if (strcmp(cmd, "settle") == 0) {
+        rc = call(base, "POST", "/admin/settlements", "{}");
+    } else if (strcmp(cmd, "merchants") == 0 && nargs >= 1) {
+        if (strcmp(a[0], "list") == 0) {
+            rc = call(base, "GET", "/admin/merchants", NULL);
+        } else if (strcmp(a[0], "create") == 0 && nargs == 3) {
+            body = json_obj2("merchant_id", a[1], "name", a[2], NULL, NULL);
+            rc = call(base, "POST", "/admin/merchants", body);
+        } else if (strcmp(a[0], "show") == 0 && nargs == 2) {
+            snprintf(path, sizeof path, "/admin/merchants/%s", a[1]);
+            rc = call(base, "GET", path, NULL);
+        } else {
+            rc = usage();
+        }
+    } else if (strcmp(cmd, "keys") == 0 && nargs >= 2) {
+        snprintf(path, sizeof path, "/admin/merchants/%s/keys", a[1]);
+        if (strcmp(a[0], "list") == 0 && nargs == 2) {
+            rc = call(base, "GET", path, NULL);
+        } else if (strcmp(a[0], "create") == 0 && (nargs == 4 || nargs == 5)) {
+            body = json_obj2("service", a[2], "env", a[3], "label", nargs == 5 ? a[4] : "");
+            rc = call(base, "POST", path, body);
+        } else if (strcmp(a[0], "revoke") == 0 && nargs == 3) {
+            snprintf(path, sizeof path, "/admin/merchants/%s/keys/%s", a[1], a[2]);
+            rc = call(base, "DELETE", path, NULL);
+        } else {
+            rc = usage();
+        }
+    } else if (strcmp(cmd, "gateway-keys") == 0 && nargs >= 1 && strcmp(a[0], "create") == 0) {
+        const char *merchant = NULL, *env = "sandbox", *label = "";
+        for (int j = 1; j + 1 < nargs; j += 2) {
+            if (strcmp(a[j], "--merchant") == 0)
+                merchant = a[j + 1];
+            else if (strcmp(a[j], "--env") == 0)
+                env = a[j + 1];
+            else if (strcmp(a[j], "--label") == 0)
+                label = a[j + 1];
+        }
+        if (!merchant) {
+            rc = usage();
+        } else {
+            snprintf(path, sizeof path, "/admin/merchants/%s/keys", merchant);
+            body = json_obj2("service", "gateway", "env", env, "label", label);
+            rc = call(base, "POST", path, body);
+        }
+    } else if (strcmp(cmd, "clock") == 0) {
+        if (nargs == 0) {
+            rc = call(base, "GET", "/admin/clock", NULL);
+        } else if (nargs == 2 && strcmp(a[0], "advance") == 0) {
+            char *end;
+            long long s = strtoll(a[1], &end, 10);
+            if (*end || s < 0) {
+                rc = usage();
+            } else {
+                char b[64];
+                snprintf(b, sizeof b, "{\"seconds\":%lld}", s);
+                rc = call(base, "POST", "/admin/clock/advance", b);
+            }
+        } else {
+            rc = usage();
+        }
+    } else {
+        rc = usage();
+    }
+    free(body);
+    curl_global_cleanup();
+    return rc;
+}

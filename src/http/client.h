@@ -1,0 +1,22 @@
+/* Outbound HTTP over libcurl, for recoupctl and, later, calls to merchants
+ * and PSPs. */
+#ifndef RECOUP_HTTP_CLIENT_H
+#define RECOUP_HTTP_CLIENT_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+struct http_client_response {
+    long status; /* 0 when no answer came */
+    buf body;
+    char error[256];
+};
+
+/* headers: NULL-terminated "Name: value" strings. body may be NULL.
+ * Returns 0 when an HTTP answer arrived (any status), -1 otherwise. */
+int http_client_request(const char *method, const char *url, const char *const *headers, const char *body,
+                        long timeout_ms, struct http_client_response *out);
+void http_client_response_free(struct http_client_response *r);
+
+#endif
