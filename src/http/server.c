@@ -516,7 +516,9 @@ http_listener *http_listener_start(struct app *app, const struct http_listener_s
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
     struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* ITC lets MHD_quiesce_daemon stop accepting in thread-pool mode, which a
+     * graceful shutdown needs. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     memset(&sa4, 0, sizeof sa4);
     memset(&sa6, 0, sizeof sa6);
     if (inet_pton(AF_INET, spec->address, &sa4.sin_addr) == 1) {

@@ -323,6 +323,11 @@ static enum store_rc sq_payment_delete(store *s, const char *merchant_id, const 
     return sq_write(S(s), payment_delete_fn, &a);
 }
 
+/* A batch settles at most this many payments per transaction, so that a
+ * large backlog never holds the single writer (and every request waiting on
+ * it) for long; settle_batch repeats until the backlog is gone. */
+#define SETTLE_CHUNK 2000
+
 struct settle_batch_args {
     int64_t now;
     const struct fee_schedule *fees;
@@ -336,6 +341,7 @@ static enum store_rc settle_batch_fn(sq_conn *c, void *arg)
     if (!sel)
         return STORE_ERROR;
     sqlite3_bind_int64(sel, 1, a->now);
+    sqlite3_bind_int(sel, 2, SETTLE_CHUNK);
     /* Collect first: updating rows while stepping over the same index would
      * make the scan see its own changes. */
     struct cand {
@@ -391,10 +397,19 @@ static enum store_rc settle_batch_fn(sq_conn *c, void *arg)
 
 static enum store_rc sq_settle_batch(store *s, int64_t now, const struct fee_schedule *fees, int64_t *settled)
 {
-    struct settle_batch_args a = {now, fees, 0};
-    enum store_rc rc = sq_write(S(s), settle_batch_fn, &a);
+    int64_t total = 0;
+    enum store_rc rc;
+    for (;;) {
+        struct settle_batch_args a = {now, fees, 0};
+        rc = sq_write(S(s), settle_batch_fn, &a);
+        if (rc != STORE_OK)
+            break;
+        total += a.settled;
+        if (a.settled < SETTLE_CHUNK)
+            break;
+    }
     if (settled)
-        *settled = rc == STORE_OK ? a.settled : 0;
+        *settled = total;
     return rc;
 }
 

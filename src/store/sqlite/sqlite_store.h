@@ -37,7 +37,7 @@ store *sqlite_store_open(const struct store_options *opt, char *err, size_t errs
                   "WHERE merchant_id = ?1 AND payment_id = ?2 AND status = 'success'")                           \
     X(PAY_DELETE, "DELETE FROM gw_payments WHERE merchant_id = ?1 AND payment_id = ?2")                          \
     X(PAY_SETTLE_CANDIDATES, "SELECT merchant_id, payment_id, amount, refunded FROM gw_payments "                \
-                             "WHERE status = 'success' AND created_at <= ?1")                                    \
+                             "WHERE status = 'success' AND created_at <= ?1 LIMIT ?2")                                    \
     X(PAY_ADD_REFUNDED, "UPDATE gw_payments SET refunded = refunded + ?3 WHERE merchant_id = ?1 AND "            \
                         "payment_id = ?2")                                                                       \
     X(REFUND_INSERT, "INSERT INTO gw_refunds(merchant_id, refund_id, payment_id, seq, amount, currency, "        \
