@@ -142,33 +142,6 @@ void gw_conflict(http_resp *resp, const char *field, const char *message)
 
 void gw_store_failed(http_resp *resp) { resp_message(resp, 500, "Internal server error", NULL); }
 
-#define MAX_LIMIT 1000
-#define DEFAULT_LIMIT 100
-
-int gw_parse_paging(const char *key, const char *value, int *limit, int64_t *before_seq, verrs *e, int *handled)
-{
-    *handled = 1;
-    int64_t v;
-    if (strcmp(key, "limit") == 0) {
-        if (str_to_i64(value, &v) != 0 || v < 1 || v > MAX_LIMIT) {
-            verrs_add(e, "limit", "must be an integer from 1 to %d", MAX_LIMIT);
-            return 1;
-        }
-        *limit = (int)v;
-        return 0;
-    }
-    if (strcmp(key, "cursor") == 0) {
-        if (str_to_i64(value, &v) != 0 || v < 1) {
-            verrs_add(e, "cursor", "must be the X-Next-Cursor value of a previous page");
-            return 1;
-        }
-        *before_seq = v;
-        return 0;
-    }
-    *handled = 0;
-    return 0;
-}
-
 struct link_ctx {
     buf *b;
     int first;

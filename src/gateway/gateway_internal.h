@@ -35,9 +35,6 @@ void gw_conflict(http_resp *resp, const char *field, const char *message);
 /* 500 for a store failure (details are in the log). */
 void gw_store_failed(http_resp *resp);
 
-/* Paging parameters shared by the listings. Returns the number of problems
- * added to e. */
-int gw_parse_paging(const char *key, const char *value, int *limit, int64_t *before_seq, verrs *e, int *handled);
 void gw_set_next_cursor(http_req *req, http_resp *resp, int64_t last_seq);
 
 /* Idempotency-Key handling for POST endpoints. */

@@ -12,6 +12,7 @@
 #include "core/timefmt.h"
 #include "gateway/authorizer.h"
 #include "gateway/card.h"
+#include "gateway/filters.h"
 #include "gateway/gateway_internal.h"
 #include "http/metrics.h"
 
@@ -244,67 +245,10 @@ struct list_parse {
     verrs *e;
 };
 
-static int parse_time_param(const char *key, const char *value, int *has, int64_t *out, verrs *e)
-{
-    if (time_parse_iso8601(value, out) != 0) {
-        verrs_add(e, key, "must be an ISO-8601 date-time such as 2020-01-01T00:00:00");
-        return 1;
-    }
-    *has = 1;
-    return 0;
-}
-
-static int parse_amount_param(const char *key, const char *value, int *has, int64_t *out, verrs *e)
-{
-    enum money_err me = money_parse_decimal(value, 4, out);
-    if (me != MONEY_OK || *out < 0) {
-        verrs_add(e, key, "must be a non-negative decimal number such as 50.0 (at most 4 decimals)");
-        return 1;
-    }
-    *has = 1;
-    return 0;
-}
-
 static int payment_query_param(void *ctx, const char *key, const char *value)
 {
     struct list_parse *lp = ctx;
-    struct payment_filter *f = &lp->f;
-    verrs *e = lp->e;
-    int handled;
-    gw_parse_paging(key, value, &f->limit, &f->before_seq, e, &handled);
-    if (handled)
-        return 0;
-    if (strcmp(key, "payment_id") == 0) {
-        if (strlen(value) > 255)
-            verrs_add(e, key, "must be at most 255 characters");
-        else
-            f->payment_id = value;
-    } else if (strcmp(key, "payment_method") == 0) {
-        if (strcmp(value, "credit_card") != 0 && strcmp(value, "mbway") != 0)
-            verrs_add(e, key, "must be credit_card or mbway");
-        else
-            f->method = value;
-    } else if (strcmp(key, "status") == 0) {
-        if (strcmp(value, "success") != 0 && strcmp(value, "error") != 0 && strcmp(value, "settled") != 0)
-            verrs_add(e, key, "must be success, error or settled");
-        else
-            f->status = value;
-    } else if (strcmp(key, "amount_gte") == 0) {
-        parse_amount_param(key, value, &f->has_amount_gte, &f->amount_gte_e4, e);
-    } else if (strcmp(key, "amount_lte") == 0) {
-        parse_amount_param(key, value, &f->has_amount_lte, &f->amount_lte_e4, e);
-    } else if (strcmp(key, "created_at_gte") == 0) {
-        parse_time_param(key, value, &f->has_created_gte, &f->created_gte, e);
-    } else if (strcmp(key, "created_at_lte") == 0) {
-        parse_time_param(key, value, &f->has_created_lte, &f->created_lte, e);
-    } else if (strcmp(key, "settled_at_gte") == 0) {
-        parse_time_param(key, value, &f->has_settled_gte, &f->settled_gte, e);
-    } else if (strcmp(key, "settled_at_lte") == 0) {
-        parse_time_param(key, value, &f->has_settled_lte, &f->settled_lte, e);
-    } else {
-        verrs_add(e, key, "is not a known parameter (payment_id, payment_method, status, amount_gte, amount_lte, "
-                          "created_at_gte, created_at_lte, settled_at_gte, settled_at_lte, limit, cursor)");
-    }
+    gw_filter_payment_param(&lp->f, key, value, lp->e);
     return 0;
 }
 
@@ -314,7 +258,7 @@ void gw_payments_list(http_req *req, http_resp *resp)
     verrs_init(&e);
     struct list_parse lp;
     memset(&lp, 0, sizeof lp);
-    lp.f.limit = 100;
+    lp.f.limit = GW_LIST_DEFAULT_LIMIT;
     lp.e = &e;
     http_query_each(req, payment_query_param, &lp);
     if (e.count) {

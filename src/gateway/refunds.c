@@ -7,6 +7,7 @@
 #include "app.h"
 #include "core/ids.h"
 #include "core/money.h"
+#include "gateway/filters.h"
 #include "gateway/gateway_internal.h"
 #include "http/metrics.h"
 
@@ -125,20 +126,7 @@ struct refund_list_parse {
 static int refund_query_param(void *ctx, const char *key, const char *value)
 {
     struct refund_list_parse *lp = ctx;
-    int handled;
-    gw_parse_paging(key, value, &lp->f.limit, &lp->f.before_seq, lp->e, &handled);
-    if (handled)
-        return 0;
-    if (strcmp(key, "payment_id") == 0 || strcmp(key, "refund_id") == 0) {
-        if (strlen(value) > 255)
-            verrs_add(lp->e, key, "must be at most 255 characters");
-        else if (key[0] == 'p')
-            lp->f.payment_id = value;
-        else
-            lp->f.refund_id = value;
-    } else {
-        verrs_add(lp->e, key, "is not a known parameter (payment_id, refund_id, limit, cursor)");
-    }
+    gw_filter_refund_param(&lp->f, key, value, lp->e);
     return 0;
 }
 
@@ -148,7 +136,7 @@ void gw_refunds_list(http_req *req, http_resp *resp)
     verrs_init(&e);
     struct refund_list_parse lp;
     memset(&lp, 0, sizeof lp);
-    lp.f.limit = 100;
+    lp.f.limit = GW_LIST_DEFAULT_LIMIT;
     lp.e = &e;
     http_query_each(req, refund_query_param, &lp);
     if (e.count) {
