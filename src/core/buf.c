@@ -42,6 +42,9 @@ int buf_reserve(buf *b, size_t extra)
     }
     b->data = p;
     b->cap = cap;
+    /* The first allocation is uninitialised; buf_cstr and buf_steal of a
+     * buffer nothing was written to must still see "". */
+    b->data[b->len] = '\0';
     return 0;
 }
 
@@ -196,7 +199,9 @@ int str_copy(char *dst, size_t dstsz, const char *src)
 
 int str_to_i64(const char *s, int64_t *out)
 {
-    if (!s || !*s)
+    /* strtoll would accept leading blanks and '+'; a count or a port given
+     * that way is a typo, not a number. */
+    if (!s || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
         return -1;
     char *end;
     errno = 0;

@@ -100,6 +100,9 @@ enum money_err money_parse_decimal(const char *s, int exponent, int64_t *minor)
         scale *= 10;
     for (int i = frac_digits; i < exponent; i++)
         frac *= 10;
+    /* Fifteen major digits still overflow with four decimals (CLF, UYW). */
+    if (whole > (INT64_MAX - frac) / scale)
+        return MONEY_OUT_OF_RANGE;
     int64_t v = whole * scale + frac;
     *minor = neg ? -v : v;
     return MONEY_OK;
