@@ -13,7 +13,7 @@ deps:
 	@./scripts/install-deps.sh
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --buildtype=release -Db_ndebug=false $(MESON_OPTS)
+	meson setup $(BUILD) --buildtype=release -Db_ndebug=false -Dtests=false $(MESON_OPTS)
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
