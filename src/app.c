@@ -148,21 +148,31 @@ int app_open(struct app *app, config *cfg, char *err, size_t errsz)
         snprintf(err, errsz, "cannot create data directory %s: %s", app->data_dir, strerror(errno));
         return -1;
     }
-    char path[PATH_MAX];
-    const char *kf = config_get(cfg, "card_key_file");
-    if (kf && *kf)
-        str_copy(path, sizeof path, kf);
-    else
-        app_data_path(app, "card.key", path, sizeof path);
-    if (crypto_load_or_create_key(path, 1, app->card_key, err, errsz) != 0)
-        return -1;
-
     const char *sp = config_get(cfg, "sqlite_path");
     char dbpath[PATH_MAX];
     if (sp && *sp)
         str_copy(dbpath, sizeof dbpath, sp);
     else
         app_data_path(app, "recoup.db", dbpath, sizeof dbpath);
+
+    /* A new key is made only with a new database: a key missing beside an
+     * existing database means stored card numbers would become unreadable,
+     * which must stop the start, not be papered over. */
+    char path[PATH_MAX];
+    const char *kf = config_get(cfg, "card_key_file");
+    if (kf && *kf)
+        str_copy(path, sizeof path, kf);
+    else
+        app_data_path(app, "card.key", path, sizeof path);
+    int fresh_database = access(dbpath, F_OK) != 0;
+    if (crypto_load_or_create_key(path, fresh_database, app->card_key, err, errsz) != 0) {
+        if (!fresh_database && access(path, F_OK) != 0)
+            snprintf(err, errsz,
+                     "card key %s is missing but database %s exists: restore the key from backup (or point "
+                     "card_key_file at it); a new key could not decrypt the stored card numbers",
+                     path, dbpath);
+        return -1;
+    }
     int64_t batch;
     if (config_get_int(cfg, "commit_batch_max", 1, 100000, &batch, err, errsz) != 0)
         return -1;

@@ -209,6 +209,12 @@ static void keys_list(http_req *req, http_resp *resp)
 {
     struct api_key_row *rows = NULL;
     size_t n = 0;
+    struct merchant_row m;
+    enum store_rc mrc = req->app->store->ops->merchant_get(req->app->store, http_param(req, 0), &m);
+    if (mrc == STORE_NOT_FOUND) {
+        resp_message(resp, 404, "No such merchant", NULL);
+        return;
+    }
     if (req->app->store->ops->api_key_list(req->app->store, http_param(req, 0), &rows, &n) != STORE_OK) {
         resp_message(resp, 500, "Internal server error", NULL);
         return;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app.h"
 #include "core/log.h"
@@ -10,6 +11,9 @@
 
 int main(int argc, char **argv)
 {
+    /* Everything recoupd creates (database, WAL, keys) holds payment data:
+     * readable by its owner only, whatever the caller's umask. */
+    umask(077);
     config *cfg = config_new();
     if (!cfg) {
         fprintf(stderr, "recoupd: out of memory\n");

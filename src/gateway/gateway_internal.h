@@ -65,6 +65,7 @@ struct card_input {
     char exp_month[4]; /* "05" */
     char exp_year[8];  /* "2028" */
     int has_cvv;
+    int bad_number, expired, bad_cvv;
     const char *decline; /* incorrect_number, expired_card, incorrect_cvc, or NULL */
 };
 void gw_card_read(const cJSON *obj, const char *path, int cvv_required, int64_t now_ms, struct card_input *card,

@@ -104,12 +104,14 @@ void gw_card_read(const cJSON *obj, const char *path, int cvv_required, int64_t 
         card->has_cvv = 1;
         gw_string_or_int(cvv, cvvtext, sizeof cvvtext);
     }
-    if (!card->decline && !card_luhn_ok(card->digits))
-        card->decline = "incorrect_number";
-    else if (!card->decline && !card_expiry_valid(month, year, now_ms))
-        card->decline = "expired_card";
-    else if (!card->decline && card->has_cvv && !card_cvv_ok(cvvtext, card->brand))
-        card->decline = "incorrect_cvc";
+    card->bad_number = card->decline != NULL || !card_luhn_ok(card->digits);
+    card->expired = !card_expiry_valid(month, year, now_ms);
+    card->bad_cvv = card->has_cvv && !card_cvv_ok(cvvtext, card->brand);
+    /* An issuer answers with one reason; this is the order they check in. */
+    card->decline = card->bad_number ? "incorrect_number"
+                    : card->expired  ? "expired_card"
+                    : card->bad_cvv  ? "incorrect_cvc"
+                                     : NULL;
 }
 
 static cJSON *pm_json(const struct payment_method_row *pm)
@@ -159,15 +161,14 @@ void gw_payment_methods_create(http_req *req, http_resp *resp)
     struct card_input card;
     gw_card_read(req->json, "", 0, now, &card, &e);
     if (e.count == 0 && card.decline) {
-        /* Nothing is charged here, so an unusable card is simply invalid input. */
-        const char *field = strcmp(card.decline, "expired_card") == 0 ? "expiration_year"
-                            : strcmp(card.decline, "incorrect_cvc") == 0 ? "cvv"
-                                                                        : "number";
-        const char *msg = strcmp(card.decline, "expired_card") == 0 ? "the card has expired"
-                          : strcmp(card.decline, "incorrect_cvc") == 0
-                              ? "has the wrong length for this card brand"
-                              : "is not a valid card number (length or check digit)";
-        verrs_add(&e, field, "%s", msg);
+        /* Nothing is charged here, so an unusable card is simply invalid
+         * input, and every problem with it is worth reporting at once. */
+        if (card.bad_number)
+            verrs_add(&e, "number", "is not a valid card number (length or check digit)");
+        if (card.expired)
+            verrs_add(&e, "expiration_year", "the card has expired (expiration_month/expiration_year)");
+        if (card.bad_cvv)
+            verrs_add(&e, "cvv", "has the wrong length for this card brand");
     }
     if (e.count) {
         gw_invalid(resp, "Invalid request body", &e);

@@ -334,6 +334,31 @@ static enum MHD_Result answer_now(struct http_listener *l, http_req *req, http_r
     return r;
 }
 
+static int request_has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    int64_t n;
+    if (cl && (str_to_i64(cl, &n) != 0 || n > 0))
+        return 1;
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+}
+
+/* An answer found before the body is read. Sent at once, libmicrohttpd
+ * must close the connection (the unread body would be taken for the next
+ * request), which is right when a body is coming; without one the answer
+ * waits for the request's last callback so the connection stays alive. */
+static enum MHD_Result answer_early(struct http_listener *l, struct MHD_Connection *conn, http_req *req,
+                                    http_resp *resp)
+{
+    if (request_has_body(conn))
+        return answer_now(l, req, resp);
+    req->pending = malloc(sizeof *req->pending);
+    if (!req->pending)
+        return answer_now(l, req, resp);
+    *req->pending = *resp;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_first_call(struct http_listener *l, struct MHD_Connection *conn, const char *url,
                                      const char *method, http_req *req)
 {
@@ -345,7 +370,7 @@ static enum MHD_Result on_first_call(struct http_listener *l, struct MHD_Connect
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, sum_query_len, &url_len);
     if (url_len > lim->max_url_bytes) {
         resp_message(&resp, 414, "URL too long", NULL);
-        return answer_now(l, req, &resp);
+        return answer_early(l, conn, req, &resp);
     }
 
     /* One trailing slash is forgiven: "/api/payments/" is "/api/payments". */
@@ -363,26 +388,26 @@ static enum MHD_Result on_first_call(struct http_listener *l, struct MHD_Connect
             FAMILY_CALL(l, method_not_allowed, generic_method_not_allowed, req, &resp, allow);
         else
             FAMILY_CALL(l, not_found, generic_not_found, req, &resp);
-        return answer_now(l, req, &resp);
+        return answer_early(l, conn, req, &resp);
     }
 
     if (!(req->route->flags & ROUTE_NO_AUTH) && l->spec.family && l->spec.family->authenticate) {
         if (l->spec.family->authenticate(req, &resp) != 0)
-            return answer_now(l, req, &resp);
+            return answer_early(l, conn, req, &resp);
     }
 
     int has_body = method_is(method, "POST") || method_is(method, "PUT") || method_is(method, "PATCH");
     if (has_body && (req->route->flags & ROUTE_JSON_BODY) &&
         !content_type_is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
         FAMILY_CALL(l, unsupported_media, generic_unsupported_media, req, &resp);
-        return answer_now(l, req, &resp);
+        return answer_early(l, conn, req, &resp);
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         int64_t n;
         if (str_to_i64(cl, &n) == 0 && n > (int64_t)lim->max_body_bytes) {
             FAMILY_CALL(l, too_large, generic_too_large, req, &resp, lim->max_body_bytes);
-            return answer_now(l, req, &resp);
+            return answer_early(l, conn, req, &resp);
         }
     }
     resp_cleanup(&resp);
@@ -456,6 +481,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0; /* an early answer was queued; the rest of the body is dropped */
         return MHD_YES;
     }
+    if (req->pending) {
+        if (*upload_data_size > 0) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        http_resp *held = req->pending;
+        req->pending = NULL;
+        enum MHD_Result r = answer_now(l, req, held);
+        free(held);
+        return r;
+    }
     if (*upload_data_size > 0) {
         if (!req->too_large) {
             if (req->body.len + *upload_data_size > l->app->http.max_body_bytes) {
@@ -482,6 +518,10 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         return;
     for (int i = 0; i < req->nparams; i++)
         free(req->params[i]);
+    if (req->pending) {
+        resp_cleanup(req->pending);
+        free(req->pending);
+    }
     cJSON_Delete(req->json);
     buf_free(&req->body);
     free(req);

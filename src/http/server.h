@@ -85,6 +85,7 @@ struct http_req {
     char key_env[16]; /* environment of the key that authenticated: sandbox, production */
     int too_large;
     int responded;
+    http_resp *pending; /* an early answer held until the request is read */
 };
 
 typedef struct http_listener http_listener;

@@ -51,8 +51,8 @@ struct sq_store {
 
     pthread_mutex_t pool_mu;
     sq_conn *free_readers;
-    sq_conn *all_readers[256];
-    int nreaders;
+    sq_conn **all_readers; /* every reader ever opened, for closing */
+    size_t nreaders, cap_readers;
 };
 
 /* ---- connections and statements ---- */
@@ -176,15 +176,21 @@ sq_conn *sq_read_acquire(sq_store *s)
         return NULL;
     }
     c->owner = s;
+    /* The pool grows to the number of threads that read at once and no
+     * further: connections are reused, never closed before shutdown. */
     pthread_mutex_lock(&s->pool_mu);
-    if (s->nreaders < (int)(sizeof s->all_readers / sizeof s->all_readers[0])) {
-        s->all_readers[s->nreaders++] = c;
-    } else {
-        pthread_mutex_unlock(&s->pool_mu);
-        conn_close(c);
-        log_error("sqlite: too many concurrent readers");
-        return NULL;
+    if (s->nreaders == s->cap_readers) {
+        size_t cap = s->cap_readers ? s->cap_readers * 2 : 32;
+        sq_conn **grown = realloc(s->all_readers, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&s->pool_mu);
+            conn_close(c);
+            return NULL;
+        }
+        s->all_readers = grown;
+        s->cap_readers = cap;
     }
+    s->all_readers[s->nreaders++] = c;
     pthread_mutex_unlock(&s->pool_mu);
     return c;
 }
@@ -713,8 +719,9 @@ static void sq_close(store *base)
     pthread_join(s->writer_thread, NULL);
     /* A clean close folds the WAL back into the database file. */
     sqlite3_wal_checkpoint_v2(s->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    for (int i = 0; i < s->nreaders; i++)
+    for (size_t i = 0; i < s->nreaders; i++)
         conn_close(s->all_readers[i]);
+    free(s->all_readers);
     conn_close(s->writer);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->pool_mu);
