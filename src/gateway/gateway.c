@@ -259,7 +259,7 @@ int64_t gateway_settle_now(struct app *app)
     struct fee_schedule fees = {app->gateway.fee_fixed_minor, app->gateway.fee_bps};
     int64_t n = 0;
     int64_t now = clock_now_ms(app->clock);
-    if (app->store->ops->settle_batch(app->store, now, &fees, &n) != STORE_OK)
+    if (app->store->gateway->settle_batch(app->store, now, &fees, &n) != STORE_OK)
         return -1;
     if (n > 0) {
         char c[32];

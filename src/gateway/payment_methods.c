@@ -203,7 +203,7 @@ void gw_payment_methods_create(http_req *req, http_resp *resp)
     struct idem_in in;
     gw_idem_prepare(&idem, &in, 201, text, now);
     struct idem_out out = {0, NULL};
-    enum store_rc rc = app->store->ops->payment_method_insert(app->store, &pm, &in, &out);
+    enum store_rc rc = app->store->gateway->payment_method_insert(app->store, &pm, &in, &out);
     if (rc == STORE_OK) {
         resp_text(resp, 201, NULL, text);
     } else if (rc == STORE_REPLAY || rc == STORE_IDEM_MISMATCH) {
@@ -217,7 +217,7 @@ void gw_payment_methods_create(http_req *req, http_resp *resp)
 void gw_payment_methods_get(http_req *req, http_resp *resp)
 {
     struct payment_method_row pm;
-    enum store_rc rc = req->app->store->ops->payment_method_get(req->app->store, req->merchant_id, http_param(req, 0), &pm);
+    enum store_rc rc = req->app->store->gateway->payment_method_get(req->app->store, req->merchant_id, http_param(req, 0), &pm);
     if (rc == STORE_OK)
         resp_json(resp, 200, pm_json(&pm));
     else if (rc == STORE_NOT_FOUND)
@@ -230,9 +230,9 @@ void gw_payment_methods_delete(http_req *req, http_resp *resp)
 {
     struct payment_method_row pm;
     struct store *s = req->app->store;
-    enum store_rc rc = s->ops->payment_method_get(s, req->merchant_id, http_param(req, 0), &pm);
+    enum store_rc rc = s->gateway->payment_method_get(s, req->merchant_id, http_param(req, 0), &pm);
     if (rc == STORE_OK)
-        rc = s->ops->payment_method_delete(s, req->merchant_id, pm.payment_method_id);
+        rc = s->gateway->payment_method_delete(s, req->merchant_id, pm.payment_method_id);
     if (rc == STORE_OK)
         resp_json(resp, 200, pm_json(&pm));
     else if (rc == STORE_NOT_FOUND)

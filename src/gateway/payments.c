@@ -79,7 +79,7 @@ static void finish_create(http_req *req, http_resp *resp, struct payment_row *p,
     struct idem_in in;
     gw_idem_prepare(idem, &in, 201, text, p->created_at);
     struct idem_out out = {0, NULL};
-    enum store_rc rc = app->store->ops->payment_insert(app->store, p, &in, &out);
+    enum store_rc rc = app->store->gateway->payment_insert(app->store, p, &in, &out);
     if (rc == STORE_OK) {
         resp_text(resp, 201, NULL, text);
         metrics_count(strcmp(p->status, "success") == 0 ? "recoup_gateway_payments_authorised_total"
@@ -141,7 +141,7 @@ void gw_payments_create(http_req *req, http_resp *resp)
                 return;
             }
             struct payment_method_row pm;
-            enum store_rc rc = app->store->ops->payment_method_get(app->store, req->merchant_id, pm_id, &pm);
+            enum store_rc rc = app->store->gateway->payment_method_get(app->store, req->merchant_id, pm_id, &pm);
             if (rc == STORE_NOT_FOUND) {
                 verrs_add(&e, "payment_method_id", "no stored payment method has this id");
                 resp_message(resp, 404, "No such payment method", verrs_take(&e));
@@ -270,7 +270,7 @@ void gw_payments_list(http_req *req, http_resp *resp)
     lp.f.limit = want + 1; /* one more tells whether a next page exists */
     struct payment_row *rows = NULL;
     size_t n = 0;
-    if (req->app->store->ops->payment_list(req->app->store, req->merchant_id, &lp.f, &rows, &n) != STORE_OK) {
+    if (req->app->store->gateway->payment_list(req->app->store, req->merchant_id, &lp.f, &rows, &n) != STORE_OK) {
         gw_store_failed(resp);
         return;
     }
@@ -287,7 +287,7 @@ void gw_payments_list(http_req *req, http_resp *resp)
 void gw_payments_get(http_req *req, http_resp *resp)
 {
     struct payment_row p;
-    enum store_rc rc = req->app->store->ops->payment_get(req->app->store, req->merchant_id, http_param(req, 0), &p);
+    enum store_rc rc = req->app->store->gateway->payment_get(req->app->store, req->merchant_id, http_param(req, 0), &p);
     if (rc == STORE_OK)
         resp_json(resp, 200, gw_payment_json(req->app, &p, 1));
     else if (rc == STORE_NOT_FOUND)
@@ -390,7 +390,7 @@ void gw_payments_update(http_req *req, http_resp *resp)
     struct app *app = req->app;
     struct store *s = app->store;
     struct payment_row p;
-    enum store_rc rc = s->ops->payment_get(s, req->merchant_id, http_param(req, 0), &p);
+    enum store_rc rc = s->gateway->payment_get(s, req->merchant_id, http_param(req, 0), &p);
     if (rc == STORE_NOT_FOUND) {
         gw_not_found_empty(resp);
         return;
@@ -473,7 +473,7 @@ void gw_payments_update(http_req *req, http_resp *resp)
             return;
         } else {
             struct fee_schedule fees = {app->gateway.fee_fixed_minor, app->gateway.fee_bps};
-            rc = s->ops->payment_settle_one(s, req->merchant_id, p.payment_id, settled_at, settled_amount, &fees, &p);
+            rc = s->gateway->payment_settle_one(s, req->merchant_id, p.payment_id, settled_at, settled_amount, &fees, &p);
             if (rc == STORE_STATE) {
                 gw_conflict(resp, "status", "the payment is already settled; settlement can be set only once");
                 return;
@@ -491,7 +491,7 @@ void gw_payments_update(http_req *req, http_resp *resp)
 void gw_payments_delete(http_req *req, http_resp *resp)
 {
     struct payment_row p;
-    enum store_rc rc = req->app->store->ops->payment_delete(req->app->store, req->merchant_id, http_param(req, 0), &p);
+    enum store_rc rc = req->app->store->gateway->payment_delete(req->app->store, req->merchant_id, http_param(req, 0), &p);
     if (rc == STORE_OK)
         resp_json(resp, 200, gw_payment_json(req->app, &p, 1));
     else if (rc == STORE_NOT_FOUND)

@@ -36,7 +36,7 @@ void gw_refunds_create(http_req *req, http_resp *resp)
     }
     const char *payment_id = jv_get_string(body, "payment_id");
     struct payment_row p;
-    enum store_rc rc = app->store->ops->payment_get(app->store, req->merchant_id, payment_id, &p);
+    enum store_rc rc = app->store->gateway->payment_get(app->store, req->merchant_id, payment_id, &p);
     if (rc == STORE_NOT_FOUND) {
         verrs_add(&e, "payment_id", "no payment has this id");
         resp_message(resp, 404, "No such payment", verrs_take(&e));
@@ -76,7 +76,7 @@ void gw_refunds_create(http_req *req, http_resp *resp)
     gw_idem_prepare(&idem, &in, 201, text, r.created_at);
     struct idem_out out = {0, NULL};
     int64_t refundable = 0;
-    rc = app->store->ops->refund_insert(app->store, &r, &in, &out, &refundable);
+    rc = app->store->gateway->refund_insert(app->store, &r, &in, &out, &refundable);
     if (rc == STORE_OK) {
         resp_text(resp, 201, NULL, text);
         metrics_count("recoup_gateway_refunds_total", 1);
@@ -109,7 +109,7 @@ void gw_refunds_create(http_req *req, http_resp *resp)
 void gw_refunds_get(http_req *req, http_resp *resp)
 {
     struct refund_row r;
-    enum store_rc rc = req->app->store->ops->refund_get(req->app->store, req->merchant_id, http_param(req, 0), &r);
+    enum store_rc rc = req->app->store->gateway->refund_get(req->app->store, req->merchant_id, http_param(req, 0), &r);
     if (rc == STORE_OK)
         resp_json(resp, 200, gw_refund_json(&r));
     else if (rc == STORE_NOT_FOUND)
@@ -148,7 +148,7 @@ void gw_refunds_list(http_req *req, http_resp *resp)
     lp.f.limit = want + 1;
     struct refund_row *rows = NULL;
     size_t n = 0;
-    if (req->app->store->ops->refund_list(req->app->store, req->merchant_id, &lp.f, &rows, &n) != STORE_OK) {
+    if (req->app->store->gateway->refund_list(req->app->store, req->merchant_id, &lp.f, &rows, &n) != STORE_OK) {
         gw_store_failed(resp);
         return;
     }

@@ -2,8 +2,8 @@
  * transaction. Never edit a released migration: add a new one. */
 #include "store/sqlite/sqlite_store.h"
 
-const struct sq_migration sq_migrations[] = {
-    {1, "merchants, keys, idempotency, gateway",
+static const struct sq_migration core_migrations[] = {
+    {"core-1",
      "CREATE TABLE merchants ("
      "  merchant_id TEXT PRIMARY KEY,"
      "  name TEXT NOT NULL,"
@@ -31,6 +31,11 @@ const struct sq_migration sq_migrations[] = {
      "  PRIMARY KEY (merchant_id, scope, idem_key)"
      ");"
      "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);"
+},
+};
+
+static const struct sq_migration gateway_migrations[] = {
+    {"gateway-1",
      "CREATE TABLE gw_payments ("
      "  merchant_id TEXT NOT NULL REFERENCES merchants(merchant_id),"
      "  payment_id TEXT NOT NULL,"
@@ -92,4 +97,10 @@ const struct sq_migration sq_migrations[] = {
      ") WITHOUT ROWID;"},
 };
 
-const size_t sq_migrations_count = sizeof sq_migrations / sizeof sq_migrations[0];
+#define SET(list) {list, sizeof list / sizeof list[0]}
+/* Applied in this order: later domains may refer to earlier ones. */
+const struct sq_migration_set sq_migration_sets[] = {
+    SET(core_migrations),
+    SET(gateway_migrations),
+};
+const size_t sq_migration_sets_count = sizeof sq_migration_sets / sizeof sq_migration_sets[0];

@@ -7,6 +7,15 @@
 #include "core/money.h"
 #include "store/sqlite/sqlite_store.h"
 
+#define PAY_COLS                                                                                                \
+    "merchant_id, payment_id, seq, amount, currency, method, status, decline_code, decline_message, "            \
+    "network_code, created_at, settled_at, settled_amount, refunded, payment_method_id, card_sealed, "          \
+    "card_masked, card_brand, card_name, exp_month, exp_year, phone"
+#define REFUND_COLS "merchant_id, refund_id, payment_id, seq, amount, currency, created_at"
+#define PM_COLS                                                                                                 \
+    "merchant_id, payment_method_id, type, brand, bin, last4, masked, name, exp_month, exp_year, sealed, "        \
+    "created_at"
+
 static sq_store *S(store *s) { return (sq_store *)s; }
 
 static void read_payment(sqlite3_stmt *st, void *row)
@@ -49,32 +58,16 @@ static void read_refund(sqlite3_stmt *st, void *row)
     r->created_at = sqlite3_column_int64(st, 6);
 }
 
-/* Runs a single-row lookup statement already bound. */
-static enum store_rc fetch_one(sq_conn *c, sqlite3_stmt *st, void (*read)(sqlite3_stmt *, void *), void *out,
-                               const char *what)
-{
-    int r = sqlite3_step(st);
-    enum store_rc rc;
-    if (r == SQLITE_ROW) {
-        read(st, out);
-        rc = STORE_OK;
-    } else {
-        rc = r == SQLITE_DONE ? STORE_NOT_FOUND : sq_fail(c, what);
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
 static enum store_rc get_payment_on(sq_conn *c, const char *merchant_id, const char *payment_id,
                                     struct payment_row *out)
 {
-    sqlite3_stmt *st = sq_stmt(c, SQ_PAY_GET);
+    sqlite3_stmt *st = sq_stmt(c, "SELECT " PAY_COLS " FROM gw_payments WHERE merchant_id = ?1 AND payment_id = ?2");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, merchant_id);
     sq_bind_text(st, 2, payment_id);
     memset(out, 0, sizeof *out);
-    return fetch_one(c, st, read_payment, out, "payment_get");
+    return sq_fetch_one(c, st, read_payment, out, "payment_get");
 }
 
 static int64_t amount_e4(int64_t amount, const char *currency)
@@ -99,12 +92,17 @@ static enum store_rc payment_insert_fn(sq_conn *c, void *arg)
     enum store_rc rc = sq_idem_check(c, p->merchant_id, a->idem, a->out);
     if (rc != STORE_OK)
         return rc;
-    sqlite3_stmt *st = sq_stmt(c, SQ_PAY_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO gw_payments(merchant_id, payment_id, seq, amount, currency, amount_e4, "
+                                     "method, status, decline_code, decline_message, network_code, created_at, "
+                                     "settled_at, settled_amount, refunded, payment_method_id, card_sealed, "
+                                     "card_masked, card_brand, card_name, exp_month, exp_year, phone) VALUES (?1, "
+                                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?16, ?17, "
+                                     "?18, ?19, ?20, ?21, ?22)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, p->merchant_id);
     sq_bind_text(st, 2, p->payment_id);
-    sqlite3_bind_int64(st, 3, sq_next_seq(c->owner, SQ_SEQ_PAYMENTS));
+    sqlite3_bind_int64(st, 3, sq_next_seq(c, "gw_payments"));
     sqlite3_bind_int64(st, 4, p->amount);
     sq_bind_text(st, 5, p->currency);
     sqlite3_bind_int64(st, 6, amount_e4(p->amount, p->currency));
@@ -180,7 +178,7 @@ static enum store_rc sq_payment_list(store *s, const char *merchant_id, const st
                     (f->before_seq > 0 ? PF_CURSOR : 0);
     buf sql;
     buf_init(&sql);
-    buf_puts(&sql, "SELECT " SQ_PAY_COLS " FROM gw_payments WHERE merchant_id = ?");
+    buf_puts(&sql, "SELECT " PAY_COLS " FROM gw_payments WHERE merchant_id = ?");
     for (unsigned i = 0; i < sizeof payment_filter_sql / sizeof payment_filter_sql[0]; i++)
         if (mask & (1u << i))
             buf_puts(&sql, payment_filter_sql[i]);
@@ -192,7 +190,7 @@ static enum store_rc sq_payment_list(store *s, const char *merchant_id, const st
         return STORE_ERROR;
     }
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_dyn_stmt(c, SQ_DYN_PAYMENT_LIST, mask, buf_cstr(&sql));
+    sqlite3_stmt *st = sq_stmt(c, buf_cstr(&sql));
     buf_free(&sql);
     if (st) {
         int i = 1;
@@ -269,7 +267,8 @@ static enum store_rc settle_one_fn(sq_conn *c, void *arg)
         return STORE_STATE;
     }
     int64_t amount = a->settled_amount >= 0 ? a->settled_amount : p.amount - p.refunded - fee_for(p.amount, a->fees);
-    sqlite3_stmt *st = sq_stmt(c, SQ_PAY_SETTLE);
+    sqlite3_stmt *st = sq_stmt(c, "UPDATE gw_payments SET status = 'settled', settled_at = ?3, settled_amount = ?4 "
+                                     "WHERE merchant_id = ?1 AND payment_id = ?2 AND status = 'success'");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->merchant_id);
@@ -304,7 +303,7 @@ static enum store_rc payment_delete_fn(sq_conn *c, void *arg)
         return rc;
     if (strcmp(a->out->status, "settled") == 0 || a->out->refunded > 0)
         return STORE_STATE;
-    sqlite3_stmt *st = sq_stmt(c, SQ_PAY_DELETE);
+    sqlite3_stmt *st = sq_stmt(c, "DELETE FROM gw_payments WHERE merchant_id = ?1 AND payment_id = ?2");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->merchant_id);
@@ -337,7 +336,8 @@ struct settle_batch_args {
 static enum store_rc settle_batch_fn(sq_conn *c, void *arg)
 {
     struct settle_batch_args *a = arg;
-    sqlite3_stmt *sel = sq_stmt(c, SQ_PAY_SETTLE_CANDIDATES);
+    sqlite3_stmt *sel = sq_stmt(c, "SELECT merchant_id, payment_id, amount, refunded FROM gw_payments "
+                                     "WHERE status = 'success' AND created_at <= ?1 LIMIT ?2");
     if (!sel)
         return STORE_ERROR;
     sqlite3_bind_int64(sel, 1, a->now);
@@ -374,7 +374,8 @@ static enum store_rc settle_batch_fn(sq_conn *c, void *arg)
         return sq_fail(c, "settle_batch select");
     }
     for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = sq_stmt(c, SQ_PAY_SETTLE);
+        sqlite3_stmt *st = sq_stmt(c, "UPDATE gw_payments SET status = 'settled', settled_at = ?3, settled_amount = ?4 "
+                                     "WHERE merchant_id = ?1 AND payment_id = ?2 AND status = 'success'");
         if (!st) {
             free(cands);
             return STORE_ERROR;
@@ -438,13 +439,14 @@ static enum store_rc refund_insert_fn(sq_conn *c, void *arg)
      * in between, so racing refunds cannot both pass it. */
     if (r->amount > a->refundable)
         return STORE_LIMIT;
-    sqlite3_stmt *st = sq_stmt(c, SQ_REFUND_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO gw_refunds(merchant_id, refund_id, payment_id, seq, amount, currency, "
+                                     "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, r->merchant_id);
     sq_bind_text(st, 2, r->refund_id);
     sq_bind_text(st, 3, r->payment_id);
-    sqlite3_bind_int64(st, 4, sq_next_seq(c->owner, SQ_SEQ_REFUNDS));
+    sqlite3_bind_int64(st, 4, sq_next_seq(c, "gw_refunds"));
     sqlite3_bind_int64(st, 5, r->amount);
     sq_bind_text(st, 6, p.currency);
     sqlite3_bind_int64(st, 7, r->created_at);
@@ -452,7 +454,8 @@ static enum store_rc refund_insert_fn(sq_conn *c, void *arg)
     sqlite3_reset(st);
     if (rr != SQLITE_DONE)
         return sq_fail(c, "refund_insert");
-    st = sq_stmt(c, SQ_PAY_ADD_REFUNDED);
+    st = sq_stmt(c, "UPDATE gw_payments SET refunded = refunded + ?3 WHERE merchant_id = ?1 AND "
+                                     "payment_id = ?2");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, r->merchant_id);
@@ -482,11 +485,11 @@ static enum store_rc sq_refund_get(store *s, const char *merchant_id, const char
     if (!c)
         return STORE_ERROR;
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, SQ_REFUND_GET);
+    sqlite3_stmt *st = sq_stmt(c, "SELECT " REFUND_COLS " FROM gw_refunds WHERE merchant_id = ?1 AND refund_id = ?2");
     if (st) {
         sq_bind_text(st, 1, merchant_id);
         sq_bind_text(st, 2, refund_id);
-        rc = fetch_one(c, st, read_refund, out, "refund_get");
+        rc = sq_fetch_one(c, st, read_refund, out, "refund_get");
     }
     sq_read_release(S(s), c);
     return rc;
@@ -499,7 +502,7 @@ static enum store_rc sq_refund_list(store *s, const char *merchant_id, const str
     unsigned mask = (f->payment_id ? RF_PAYMENT : 0) | (f->refund_id ? RF_REFUND : 0) | (f->before_seq > 0 ? RF_CURSOR : 0);
     buf sql;
     buf_init(&sql);
-    buf_puts(&sql, "SELECT " SQ_REFUND_COLS " FROM gw_refunds WHERE merchant_id = ?");
+    buf_puts(&sql, "SELECT " REFUND_COLS " FROM gw_refunds WHERE merchant_id = ?");
     if (mask & RF_PAYMENT)
         buf_puts(&sql, " AND payment_id = ?");
     if (mask & RF_REFUND)
@@ -513,7 +516,7 @@ static enum store_rc sq_refund_list(store *s, const char *merchant_id, const str
         return STORE_ERROR;
     }
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_dyn_stmt(c, SQ_DYN_REFUND_LIST, mask, buf_cstr(&sql));
+    sqlite3_stmt *st = sq_stmt(c, buf_cstr(&sql));
     buf_free(&sql);
     if (st) {
         int i = 1;
@@ -561,7 +564,8 @@ static enum store_rc pm_insert_fn(sq_conn *c, void *arg)
     enum store_rc rc = sq_idem_check(c, pm->merchant_id, a->idem, a->out);
     if (rc != STORE_OK)
         return rc;
-    sqlite3_stmt *st = sq_stmt(c, SQ_PM_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO gw_payment_methods(" PM_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                     "?8, ?9, ?10, ?11, ?12)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, pm->merchant_id);
@@ -615,11 +619,11 @@ static enum store_rc sq_pm_get(store *s, const char *merchant_id, const char *pm
     if (!c)
         return STORE_ERROR;
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, SQ_PM_GET);
+    sqlite3_stmt *st = sq_stmt(c, "SELECT " PM_COLS " FROM gw_payment_methods WHERE merchant_id = ?1 AND payment_method_id = ?2");
     if (st) {
         sq_bind_text(st, 1, merchant_id);
         sq_bind_text(st, 2, pm_id);
-        rc = fetch_one(c, st, read_pm, out, "payment_method_get");
+        rc = sq_fetch_one(c, st, read_pm, out, "payment_method_get");
     }
     sq_read_release(S(s), c);
     return rc;
@@ -632,7 +636,7 @@ struct pm_delete_args {
 static enum store_rc pm_delete_fn(sq_conn *c, void *arg)
 {
     struct pm_delete_args *a = arg;
-    sqlite3_stmt *st = sq_stmt(c, SQ_PM_DELETE);
+    sqlite3_stmt *st = sq_stmt(c, "DELETE FROM gw_payment_methods WHERE merchant_id = ?1 AND payment_method_id = ?2");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->merchant_id);
@@ -650,18 +654,17 @@ static enum store_rc sq_pm_delete(store *s, const char *merchant_id, const char 
     return sq_write(S(s), pm_delete_fn, &a);
 }
 
-void sqlite_gateway_ops(struct store_ops *ops)
-{
-    ops->payment_insert = sq_payment_insert;
-    ops->payment_get = sq_payment_get;
-    ops->payment_list = sq_payment_list;
-    ops->payment_settle_one = sq_payment_settle_one;
-    ops->payment_delete = sq_payment_delete;
-    ops->settle_batch = sq_settle_batch;
-    ops->refund_insert = sq_refund_insert;
-    ops->refund_get = sq_refund_get;
-    ops->refund_list = sq_refund_list;
-    ops->payment_method_insert = sq_pm_insert;
-    ops->payment_method_get = sq_pm_get;
-    ops->payment_method_delete = sq_pm_delete;
-}
+const struct store_gateway_ops sqlite_gateway_ops = {
+    .payment_insert = sq_payment_insert,
+    .payment_get = sq_payment_get,
+    .payment_list = sq_payment_list,
+    .payment_settle_one = sq_payment_settle_one,
+    .payment_delete = sq_payment_delete,
+    .settle_batch = sq_settle_batch,
+    .refund_insert = sq_refund_insert,
+    .refund_get = sq_refund_get,
+    .refund_list = sq_refund_list,
+    .payment_method_insert = sq_pm_insert,
+    .payment_method_get = sq_pm_get,
+    .payment_method_delete = sq_pm_delete,
+};

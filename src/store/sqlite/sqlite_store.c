@@ -22,10 +22,6 @@
 #include "core/log.h"
 #include "http/metrics.h"
 
-#define SQ_NAME(name, sql) sql,
-static const char *const sq_sql[SQ_COUNT] = {SQ_STATEMENTS(SQ_NAME)};
-#undef SQ_NAME
-
 struct sq_job {
     sq_write_fn fn;
     void *arg;
@@ -42,12 +38,16 @@ struct sq_store {
 
     sq_conn *writer;
     pthread_t writer_thread;
+    struct {
+        const char *table;
+        int64_t value;
+    } seqs[32];
+    int nseqs;
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* the writer waits here for jobs */
     pthread_cond_t done_cv; /* request threads wait here for their commit */
     struct sq_job *head, *tail;
     int stopping;
-    int64_t seq[SQ_SEQ_COUNT];
 
     pthread_mutex_t pool_mu;
     sq_conn *free_readers;
@@ -65,42 +65,79 @@ enum store_rc sq_fail(sq_conn *c, const char *what)
     return STORE_ERROR;
 }
 
-sqlite3_stmt *sq_stmt(sq_conn *c, enum sq_stmt_id id)
+/* Open-addressing table of prepared statements keyed by SQL text. A
+ * connection sees a few dozen distinct statements, so it never grows far. */
+struct sq_stmt_cache {
+    size_t cap, count;
+    struct sq_cached {
+        uint64_t hash;
+        char *sql;
+        sqlite3_stmt *st;
+    } *slots;
+};
+
+static uint64_t sql_hash(const char *sql)
 {
-    sqlite3_stmt *st = c->stmts[id];
-    if (!st) {
-        if (sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-            sq_fail(c, sq_sql[id]);
-            return NULL;
-        }
-        c->stmts[id] = st;
-    } else {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
     }
-    return st;
+    return h;
 }
 
-sqlite3_stmt *sq_dyn_stmt(sq_conn *c, enum sq_dyn_kind kind, unsigned mask, const char *sql)
+static int cache_grow(struct sq_stmt_cache *c)
 {
-    if (mask >= SQ_DYN_MAX_MASKS)
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    struct sq_cached *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->slots[i].sql)
+            continue;
+        size_t j = c->slots[i].hash & (cap - 1);
+        while (slots[j].sql)
+            j = (j + 1) & (cap - 1);
+        slots[j] = c->slots[i];
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->cap = cap;
+    return 0;
+}
+
+sqlite3_stmt *sq_stmt(sq_conn *c, const char *sql)
+{
+    if (!c->cache && !(c->cache = calloc(1, sizeof *c->cache)))
         return NULL;
-    if (!c->dyn[kind]) {
-        c->dyn[kind] = calloc(SQ_DYN_MAX_MASKS, sizeof(sqlite3_stmt *));
-        if (!c->dyn[kind])
-            return NULL;
-    }
-    sqlite3_stmt *st = c->dyn[kind][mask];
-    if (!st) {
-        if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-            sq_fail(c, sql);
-            return NULL;
+    struct sq_stmt_cache *cache = c->cache;
+    if ((cache->count + 1) * 2 > cache->cap && cache_grow(cache) != 0)
+        return NULL;
+    uint64_t h = sql_hash(sql);
+    size_t i = h & (cache->cap - 1);
+    while (cache->slots[i].sql) {
+        if (cache->slots[i].hash == h && strcmp(cache->slots[i].sql, sql) == 0) {
+            sqlite3_stmt *st = cache->slots[i].st;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
         }
-        c->dyn[kind][mask] = st;
-    } else {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        i = (i + 1) & (cache->cap - 1);
     }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        sq_fail(c, sql);
+        return NULL;
+    }
+    char *copy = strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    cache->slots[i].hash = h;
+    cache->slots[i].sql = copy;
+    cache->slots[i].st = st;
+    cache->count++;
     return st;
 }
 
@@ -146,14 +183,13 @@ static void conn_close(sq_conn *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < SQ_COUNT; i++)
-        sqlite3_finalize(c->stmts[i]);
-    for (int k = 0; k < SQ_DYN_KINDS; k++) {
-        if (!c->dyn[k])
-            continue;
-        for (int m = 0; m < SQ_DYN_MAX_MASKS; m++)
-            sqlite3_finalize(c->dyn[k][m]);
-        free(c->dyn[k]);
+    if (c->cache) {
+        for (size_t i = 0; i < c->cache->cap; i++) {
+            sqlite3_finalize(c->cache->slots[i].st);
+            free(c->cache->slots[i].sql);
+        }
+        free(c->cache->slots);
+        free(c->cache);
     }
     sqlite3_close(c->db);
     free(c);
@@ -232,8 +268,10 @@ static void run_batch(sq_store *s, struct sq_job *batch, int n)
 {
     double t0 = now_seconds();
     sq_conn *c = s->writer;
-    int64_t seq_before[SQ_SEQ_COUNT];
-    memcpy(seq_before, s->seq, sizeof seq_before);
+    int64_t seq_before[32];
+    int nseq_before = s->nseqs;
+    for (int i = 0; i < s->nseqs; i++)
+        seq_before[i] = s->seqs[i].value;
     if (begin_immediate(c) != 0) {
         for (struct sq_job *j = batch; j; j = j->next)
             j->rc = STORE_ERROR;
@@ -258,7 +296,10 @@ static void run_batch(sq_store *s, struct sq_job *batch, int n)
     if (rc != SQLITE_OK) {
         sq_fail(c, "COMMIT");
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-        memcpy(s->seq, seq_before, sizeof seq_before);
+        /* Counters first used in this batch restart from the table. */
+        s->nseqs = nseq_before;
+        for (int i = 0; i < nseq_before; i++)
+            s->seqs[i].value = seq_before[i];
         for (struct sq_job *j = batch; j; j = j->next)
             j->rc = STORE_ERROR;
     }
@@ -317,7 +358,29 @@ enum store_rc sq_write(sq_store *s, sq_write_fn fn, void *arg)
     return job.rc;
 }
 
-int64_t sq_next_seq(sq_store *s, int which) { return ++s->seq[which]; }
+int64_t sq_next_seq(sq_conn *writer, const char *table)
+{
+    sq_store *s = writer->owner;
+    for (int i = 0; i < s->nseqs; i++)
+        if (s->seqs[i].table == table || strcmp(s->seqs[i].table, table) == 0)
+            return ++s->seqs[i].value;
+    if (s->nseqs == (int)(sizeof s->seqs / sizeof s->seqs[0]))
+        return -1;
+    buf sql;
+    buf_init(&sql);
+    buf_printf(&sql, "SELECT COALESCE(MAX(seq), 0) FROM %s", table);
+    int64_t v = 0;
+    sqlite3_stmt *st = sq_stmt(writer, buf_cstr(&sql));
+    buf_free(&sql);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    s->seqs[s->nseqs].table = table;
+    s->seqs[s->nseqs].value = v + 1;
+    s->nseqs++;
+    return v + 1;
+}
 
 /* ---- helpers ---- */
 
@@ -345,61 +408,53 @@ void sq_col_text(sqlite3_stmt *st, int col, char *out, size_t outsz)
     str_copy(out, outsz, t ? (const char *)t : "");
 }
 
-static int64_t query_i64(sq_conn *c, enum sq_stmt_id id)
-{
-    sqlite3_stmt *st = sq_stmt(c, id);
-    int64_t v = 0;
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    if (st)
-        sqlite3_reset(st);
-    return v;
-}
-
 /* ---- migrations ---- */
 
 static int migrate(sq_conn *c, char *err, size_t errsz)
 {
-    if (exec_sql(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    if (exec_sql(c, "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, "
                     "applied_at INTEGER NOT NULL)") != 0) {
         snprintf(err, errsz, "cannot create schema_migrations");
         return -1;
     }
-    for (size_t i = 0; i < sq_migrations_count; i++) {
-        const struct sq_migration *m = &sq_migrations[i];
-        sqlite3_stmt *st;
-        sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &st, NULL);
-        sqlite3_bind_int(st, 1, m->version);
-        int applied = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-        if (applied)
-            continue;
-        if (exec_sql(c, "BEGIN IMMEDIATE") != 0 || exec_sql(c, m->sql) != 0) {
-            exec_sql(c, "ROLLBACK");
-            snprintf(err, errsz, "migration %d (%s) failed", m->version, m->name);
-            return -1;
+    for (size_t si = 0; si < sq_migration_sets_count; si++) {
+        for (size_t i = 0; i < sq_migration_sets[si].count; i++) {
+            const struct sq_migration *m = &sq_migration_sets[si].list[i];
+            sqlite3_stmt *st;
+            sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE id = ?1", -1, &st, NULL);
+            sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
+            int applied = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_finalize(st);
+            if (applied)
+                continue;
+            if (exec_sql(c, "BEGIN IMMEDIATE") != 0 || exec_sql(c, m->sql) != 0) {
+                exec_sql(c, "ROLLBACK");
+                snprintf(err, errsz, "migration %s failed", m->id);
+                return -1;
+            }
+            sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations(id, applied_at) VALUES (?1, ?2)", -1, &st,
+                               NULL);
+            sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+            int ok = sqlite3_step(st) == SQLITE_DONE;
+            sqlite3_finalize(st);
+            if (!ok || exec_sql(c, "COMMIT") != 0) {
+                exec_sql(c, "ROLLBACK");
+                snprintf(err, errsz, "migration %s could not be recorded", m->id);
+                return -1;
+            }
+            const char *kv[] = {"component", "sqlite", "migration", m->id, NULL};
+            log_kv(LOG_INFO, "migration applied", kv);
         }
-        sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)", -1,
-                           &st, NULL);
-        sqlite3_bind_int(st, 1, m->version);
-        sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
-        int ok = sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_finalize(st);
-        if (!ok || exec_sql(c, "COMMIT") != 0) {
-            exec_sql(c, "ROLLBACK");
-            snprintf(err, errsz, "migration %d (%s) could not be recorded", m->version, m->name);
-            return -1;
-        }
-        char v[16];
-        snprintf(v, sizeof v, "#%d", m->version);
-        const char *kv[] = {"component", "sqlite", "version", v, "name", m->name, NULL};
-        log_kv(LOG_INFO, "migration applied", kv);
     }
     return 0;
 }
 
 /* ---- merchants, keys, idempotency ---- */
+
+#define KEY_COLS_SELECT \
+    "SELECT merchant_id, key_id, service, env, label, secret_hash, created_at, revoked_at FROM api_keys "
+
 
 static sq_store *S(store *s) { return (sq_store *)s; }
 
@@ -416,7 +471,7 @@ static int sq_ping(store *s)
 static enum store_rc merchant_create_fn(sq_conn *c, void *arg)
 {
     const struct merchant_row *m = arg;
-    sqlite3_stmt *st = sq_stmt(c, SQ_MERCHANT_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO merchants(merchant_id, name, created_at) VALUES (?1, ?2, ?3)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, m->merchant_id);
@@ -447,7 +502,7 @@ static enum store_rc sq_merchant_get(store *s, const char *merchant_id, struct m
     if (!c)
         return STORE_ERROR;
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, SQ_MERCHANT_GET);
+    sqlite3_stmt *st = sq_stmt(c, "SELECT merchant_id, name, created_at FROM merchants WHERE merchant_id = ?1");
     if (st) {
         sq_bind_text(st, 1, merchant_id);
         int r = sqlite3_step(st);
@@ -463,11 +518,22 @@ static enum store_rc sq_merchant_get(store *s, const char *merchant_id, struct m
     return rc;
 }
 
-/* Collects every row of st into a growing array of elem_size elements. */
-typedef void (*row_reader)(sqlite3_stmt *st, void *row);
+enum store_rc sq_fetch_one(sq_conn *c, sqlite3_stmt *st, sq_row_reader read, void *out, const char *what)
+{
+    int r = sqlite3_step(st);
+    enum store_rc rc;
+    if (r == SQLITE_ROW) {
+        read(st, out);
+        rc = STORE_OK;
+    } else {
+        rc = r == SQLITE_DONE ? STORE_NOT_FOUND : sq_fail(c, what);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
 
-static enum store_rc collect_rows(sq_conn *c, sqlite3_stmt *st, size_t elem_size, row_reader read, void **out,
-                                  size_t *n)
+enum store_rc sq_collect_rows(sq_conn *c, sqlite3_stmt *st, size_t elem_size, sq_row_reader read, void **out,
+                              size_t *n)
 {
     size_t cap = 16, count = 0;
     char *rows = malloc(cap * elem_size);
@@ -506,8 +572,8 @@ static enum store_rc sq_merchant_list(store *s, struct merchant_row **out, size_
     sq_conn *c = sq_read_acquire(S(s));
     if (!c)
         return STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, SQ_MERCHANT_LIST);
-    enum store_rc rc = st ? collect_rows(c, st, sizeof **out, read_merchant_v, (void **)out, n) : STORE_ERROR;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT merchant_id, name, created_at FROM merchants ORDER BY created_at, merchant_id");
+    enum store_rc rc = st ? sq_collect_rows(c, st, sizeof **out, read_merchant_v, (void **)out, n) : STORE_ERROR;
     sq_read_release(S(s), c);
     return rc;
 }
@@ -515,7 +581,8 @@ static enum store_rc sq_merchant_list(store *s, struct merchant_row **out, size_
 static enum store_rc key_insert_fn(sq_conn *c, void *arg)
 {
     const struct api_key_row *k = arg;
-    sqlite3_stmt *st = sq_stmt(c, SQ_KEY_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO api_keys(merchant_id, key_id, service, env, label, secret_hash, created_at) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, k->merchant_id);
@@ -558,7 +625,7 @@ static enum store_rc sq_api_key_get(store *s, const char *key_id, struct api_key
     if (!c)
         return STORE_ERROR;
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, SQ_KEY_GET);
+    sqlite3_stmt *st = sq_stmt(c, KEY_COLS_SELECT "WHERE key_id = ?1");
     if (st) {
         sq_bind_text(st, 1, key_id);
         int r = sqlite3_step(st);
@@ -580,10 +647,10 @@ static enum store_rc sq_api_key_list(store *s, const char *merchant_id, struct a
     if (!c)
         return STORE_ERROR;
     enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, SQ_KEY_LIST);
+    sqlite3_stmt *st = sq_stmt(c, KEY_COLS_SELECT "WHERE merchant_id = ?1 ORDER BY created_at, key_id");
     if (st) {
         sq_bind_text(st, 1, merchant_id);
-        rc = collect_rows(c, st, sizeof **out, read_key, (void **)out, n);
+        rc = sq_collect_rows(c, st, sizeof **out, read_key, (void **)out, n);
     }
     sq_read_release(S(s), c);
     return rc;
@@ -597,7 +664,8 @@ struct key_revoke_args {
 static enum store_rc key_revoke_fn(sq_conn *c, void *arg)
 {
     struct key_revoke_args *a = arg;
-    sqlite3_stmt *st = sq_stmt(c, SQ_KEY_REVOKE);
+    sqlite3_stmt *st = sq_stmt(c, "UPDATE api_keys SET revoked_at = ?3 WHERE merchant_id = ?1 AND key_id = ?2 "
+                                     "AND revoked_at IS NULL");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->merchant_id);
@@ -622,7 +690,8 @@ enum store_rc sq_idem_check(sq_conn *c, const char *merchant_id, const struct id
 {
     if (!idem || !idem->key)
         return STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, SQ_IDEM_GET);
+    sqlite3_stmt *st = sq_stmt(c, "SELECT request_hash, status, body FROM idempotency_keys "
+                                     "WHERE merchant_id = ?1 AND scope = ?2 AND idem_key = ?3");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, merchant_id);
@@ -653,7 +722,8 @@ enum store_rc sq_idem_record(sq_conn *c, const char *merchant_id, const struct i
 {
     if (!idem || !idem->key)
         return STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, SQ_IDEM_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO idempotency_keys(merchant_id, scope, idem_key, request_hash, status, "
+                                     "body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, merchant_id);
@@ -686,7 +756,7 @@ struct idem_purge_args {
 static enum store_rc idem_purge_fn(sq_conn *c, void *arg)
 {
     struct idem_purge_args *a = arg;
-    sqlite3_stmt *st = sq_stmt(c, SQ_IDEM_PURGE);
+    sqlite3_stmt *st = sq_stmt(c, "DELETE FROM idempotency_keys WHERE created_at < ?1");
     if (!st)
         return STORE_ERROR;
     sqlite3_bind_int64(st, 1, a->older_than);
@@ -750,8 +820,6 @@ store *sqlite_store_open(const struct store_options *opt, char *err, size_t errs
         free(s);
         return NULL;
     }
-    s->seq[SQ_SEQ_PAYMENTS] = query_i64(s->writer, SQ_PAY_MAX_SEQ);
-    s->seq[SQ_SEQ_REFUNDS] = query_i64(s->writer, SQ_REFUND_MAX_SEQ);
 
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
@@ -770,8 +838,8 @@ store *sqlite_store_open(const struct store_options *opt, char *err, size_t errs
     s->ops.api_key_revoke = sq_api_key_revoke;
     s->ops.idem_get = sq_idem_get;
     s->ops.idem_purge = sq_idem_purge;
-    sqlite_gateway_ops(&s->ops);
     s->base.ops = &s->ops;
+    s->base.gateway = &sqlite_gateway_ops;
 
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         snprintf(err, errsz, "cannot start the SQLite writer thread");
