@@ -85,6 +85,16 @@ const char *jv_type_name(enum jv_type t)
     return "a value";
 }
 
+/* For limits a person reads ("a name of at most 100 characters") in any
+ * script: continuation bytes are not counted. */
+static size_t utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
 static int is_integral(const cJSON *v)
 {
     double d = v->valuedouble;
@@ -134,7 +144,7 @@ int jv_check(const cJSON *obj, const char *path, const struct jv_field *fields, 
         }
         if (cJSON_IsString(v)) {
             size_t max = f->max_len ? f->max_len : 255;
-            size_t len = strlen(v->valuestring);
+            size_t len = (f->flags & JV_MAX_CHARS) ? utf8_length(v->valuestring) : strlen(v->valuestring);
             if (len == 0 && !(f->flags & JV_ALLOW_EMPTY)) {
                 verrs_add(e, fp, "must not be empty");
                 continue;

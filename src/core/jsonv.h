@@ -35,6 +35,8 @@ enum jv_flags {
     JV_REQUIRED = 1,
     JV_ALLOW_EMPTY = 2, /* strings: "" accepted */
     JV_NULLABLE = 4,    /* null treated as absent */
+    JV_MAX_CHARS = 8,   /* max_len counts UTF-8 characters, not bytes (the
+                         * caller's buffer must hold 4 bytes a character) */
 };
 
 /* Extra check run on a present value of the right type; returns NULL when
@@ -45,7 +47,7 @@ struct jv_field {
     const char *name;
     enum jv_type type;
     unsigned flags;
-    size_t max_len;     /* strings: maximum byte length, 0 for the default 255 */
+    size_t max_len;     /* strings: maximum length in bytes (see JV_MAX_CHARS), 0 for 255 */
     jv_check_fn check;
 };
 

@@ -108,6 +108,46 @@ enum money_err money_parse_decimal(const char *s, int exponent, int64_t *minor)
     return MONEY_OK;
 }
 
+enum money_err money_parse_scaled(const char *s, struct money_scaled *out)
+{
+    if (!s || *s == '-')
+        return MONEY_NOT_A_NUMBER;
+    char whole[32];
+    const char *dot = strchr(s, '.');
+    size_t wl = dot ? (size_t)(dot - s) : strlen(s);
+    if (wl == 0 || wl >= sizeof whole)
+        return wl == 0 ? MONEY_NOT_A_NUMBER : MONEY_OUT_OF_RANGE;
+    memcpy(whole, s, wl);
+    whole[wl] = '\0';
+    int64_t major, frac = 0;
+    enum money_err e = money_parse_decimal(whole, 0, &major);
+    if (e != MONEY_OK)
+        return e;
+    if (dot) {
+        char frac_text[32] = "0.";
+        if (strlen(dot + 1) + 3 > sizeof frac_text)
+            return MONEY_TOO_PRECISE;
+        str_copy(frac_text + 2, sizeof frac_text - 2, dot + 1);
+        e = money_parse_decimal(frac_text, 4, &frac);
+        if (e != MONEY_OK)
+            return e;
+    }
+    out->major = major;
+    out->frac4 = (int32_t)frac;
+    return MONEY_OK;
+}
+
+struct money_scaled money_to_scaled(int64_t minor, int exponent)
+{
+    int64_t scale = 1;
+    for (int i = 0; i < exponent; i++)
+        scale *= 10;
+    struct money_scaled v = {minor / scale, (int32_t)(minor % scale)};
+    for (int i = exponent; i < 4; i++)
+        v.frac4 *= 10;
+    return v;
+}
+
 void double_shortest(double d, char *out, size_t outsz)
 {
     for (int prec = 1; prec <= 17; prec++) {

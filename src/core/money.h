@@ -33,6 +33,16 @@ enum money_err money_parse_json(const struct cJSON *v, int exponent, int64_t *mi
  * ("50.00", "5000", "1.234"). out needs 32 bytes. */
 void money_format(int64_t minor, int exponent, char *out, size_t outsz);
 
+/* An amount as whole major units and ten-thousandths of one: the common
+ * scale of every ISO 4217 exponent (0 to 4). Comparing (major, frac4)
+ * pairs orders amounts of different currencies exactly, at any size. */
+struct money_scaled {
+    int64_t major;
+    int32_t frac4;
+};
+enum money_err money_parse_scaled(const char *s, struct money_scaled *out);
+struct money_scaled money_to_scaled(int64_t minor, int exponent);
+
 const char *money_err_message(enum money_err e);
 
 /* Shortest decimal text that round-trips to d (out needs 32 bytes). */

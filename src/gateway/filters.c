@@ -34,12 +34,11 @@ static void time_param(const char *key, const char *value, int *has, int64_t *ou
         *has = 1;
 }
 
-/* Amount filters compare in units of 10^-4 of a major unit, which is exact
- * for every ISO 4217 exponent (0 to 4), whatever the payment's currency. */
-static void amount_param(const char *key, const char *value, int *has, int64_t *out, verrs *e)
+/* Any amount a payment can have is a valid bound, in any currency. */
+static void amount_param(const char *key, const char *value, int *has, struct money_scaled *out, verrs *e)
 {
-    if (money_parse_decimal(value, 4, out) != MONEY_OK || *out < 0)
-        verrs_add(e, key, "must be a non-negative decimal number such as 50.0 (at most 4 decimals)");
+    if (money_parse_scaled(value, out) != MONEY_OK)
+        verrs_add(e, key, "must be a non-negative decimal number such as 50.0 (at most 15 digits and 4 decimals)");
     else
         *has = 1;
 }
@@ -74,9 +73,9 @@ void gw_filter_payment_param(struct payment_filter *f, const char *key, const ch
         else
             f->status = value;
     } else if (strcmp(key, "amount_gte") == 0) {
-        amount_param(key, value, &f->has_amount_gte, &f->amount_gte_e4, e);
+        amount_param(key, value, &f->has_amount_gte, &f->amount_gte, e);
     } else if (strcmp(key, "amount_lte") == 0) {
-        amount_param(key, value, &f->has_amount_lte, &f->amount_lte_e4, e);
+        amount_param(key, value, &f->has_amount_lte, &f->amount_lte, e);
     } else if (strcmp(key, "created_at_gte") == 0) {
         time_param(key, value, &f->has_created_gte, &f->created_gte, e);
     } else if (strcmp(key, "created_at_lte") == 0) {

@@ -61,7 +61,7 @@ struct card_input {
     char digits[24];
     char brand[16];
     char masked[24];
-    char name[104];
+    char name[404]; /* 100 characters of UTF-8 */
     char exp_month[4]; /* "05" */
     char exp_year[8];  /* "2028" */
     int has_cvv;

@@ -44,7 +44,7 @@ void gw_card_read(const cJSON *obj, const char *path, int cvv_required, int64_t 
     memset(card, 0, sizeof *card);
     const struct jv_field fields[] = {
         {"number", JV_STRING, JV_REQUIRED, 40, check_card_number_chars},
-        {"name", JV_STRING, JV_REQUIRED, 100, NULL},
+        {"name", JV_STRING, JV_REQUIRED | JV_MAX_CHARS, 100, NULL},
         {"expiration_month", JV_STRING_OR_INT, JV_REQUIRED, 2, NULL},
         {"expiration_year", JV_STRING_OR_INT, JV_REQUIRED, 4, NULL},
         {"cvv", JV_STRING_OR_INT, cvv_required ? JV_REQUIRED : 0, 4, check_digits},

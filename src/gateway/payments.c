@@ -420,10 +420,11 @@ void gw_payments_update(http_req *req, http_resp *resp)
         {"settled_amount", JV_NUMBER, JV_NULLABLE, 0, NULL},
         {"payment_method_id", JV_STRING, JV_NULLABLE, 64, NULL},
         {"created_at", JV_STRING, JV_NULLABLE, 64, NULL},
-        {"decline_code", JV_ANY, 0, 0, NULL},
-        {"decline_message", JV_ANY, 0, 0, NULL},
-        {"network_response_code", JV_ANY, 0, 0, NULL},
-        {"refunded_amount", JV_ANY, 0, 0, NULL},
+        /* Read-only fields a client may send back as it got them. */
+        {"decline_code", JV_ANY, JV_NULLABLE, 0, NULL},
+        {"decline_message", JV_ANY, JV_NULLABLE, 0, NULL},
+        {"network_response_code", JV_ANY, JV_NULLABLE, 0, NULL},
+        {"refunded_amount", JV_ANY, JV_NULLABLE, 0, NULL},
     };
     jv_check(body, "", fields, sizeof fields / sizeof fields[0], 1, &e);
     const char *pid = jv_get_string(body, "payment_id");

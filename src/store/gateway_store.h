@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 /* store.h defines the shared types and includes this file after them. */
+#include "core/money.h"
 #include "store/store.h"
 
 struct payment_row {
@@ -29,7 +30,7 @@ struct payment_row {
     char card_sealed[192]; /* encrypted card number */
     char card_masked[24];
     char card_brand[16];
-    char card_name[104];
+    char card_name[404]; /* 100 characters of UTF-8 */
     char exp_month[4];
     char exp_year[8];
     char phone[24];
@@ -40,7 +41,7 @@ struct payment_filter {
     const char *method;
     const char *status;
     int has_amount_gte, has_amount_lte;
-    int64_t amount_gte_e4, amount_lte_e4; /* major units x 10^4 */
+    struct money_scaled amount_gte, amount_lte;
     int has_created_gte, has_created_lte, has_settled_gte, has_settled_lte;
     int64_t created_gte, created_lte, settled_gte, settled_lte;
     int64_t before_seq; /* 0: from the newest */
@@ -72,7 +73,7 @@ struct payment_method_row {
     char bin[9];
     char last4[5];
     char masked[24];
-    char name[104];
+    char name[404]; /* 100 characters of UTF-8 */
     char exp_month[4];
     char exp_year[8];
     char sealed[192];

@@ -43,8 +43,8 @@ static void every_filter_accepted(void **state)
     assert_string_equal(f.payment_id, "TEST");
     assert_string_equal(f.method, "credit_card");
     assert_string_equal(f.status, "settled");
-    assert_true(f.has_amount_gte && f.amount_gte_e4 == 500000);
-    assert_true(f.has_amount_lte && f.amount_lte_e4 == 5000000);
+    assert_true(f.has_amount_gte && f.amount_gte.major == 50 && f.amount_gte.frac4 == 0);
+    assert_true(f.has_amount_lte && f.amount_lte.major == 500 && f.amount_lte.frac4 == 0);
     assert_true(f.has_created_gte && f.created_gte == 1577836800000LL);
     assert_true(f.has_created_lte && f.created_lte == 1609459200000LL);
     assert_true(f.has_settled_gte && f.settled_gte == 1577836800000LL);

@@ -204,6 +204,10 @@ static void string_lengths(void **state)
     assert_string_equal(check_value("\"123\"", JV_STRING_OR_INT, 0, 2, NULL), "must be at most 2 characters");
     /* Integers are not strings: max_len does not apply to them. */
     assert_null(check_value("123", JV_STRING_OR_INT, 0, 2, NULL));
+    /* Opted in, the limit counts characters: three two-byte letters fit five. */
+    assert_null(check_value("\"\\u00e9\\u00e9\\u00e9\"", JV_STRING, JV_MAX_CHARS, 5, NULL));
+    assert_string_equal(check_value("\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"", JV_STRING, JV_MAX_CHARS, 5, NULL),
+                        "must be at most 5 characters");
 }
 
 static void nulls(void **state)

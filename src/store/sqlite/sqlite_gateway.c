@@ -70,15 +70,6 @@ static enum store_rc get_payment_on(sq_conn *c, const char *merchant_id, const c
     return sq_fetch_one(c, st, read_payment, out, "payment_get");
 }
 
-static int64_t amount_e4(int64_t amount, const char *currency)
-{
-    int e = currency_exponent(currency);
-    int64_t v = amount;
-    for (int i = e < 0 ? 2 : e; i < 4; i++)
-        v *= 10;
-    return v;
-}
-
 struct payment_insert_args {
     const struct payment_row *p;
     const struct idem_in *idem;
@@ -92,12 +83,12 @@ static enum store_rc payment_insert_fn(sq_conn *c, void *arg)
     enum store_rc rc = sq_idem_check(c, p->merchant_id, a->idem, a->out);
     if (rc != STORE_OK)
         return rc;
-    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO gw_payments(merchant_id, payment_id, seq, amount, currency, amount_e4, "
-                                     "method, status, decline_code, decline_message, network_code, created_at, "
-                                     "settled_at, settled_amount, refunded, payment_method_id, card_sealed, "
-                                     "card_masked, card_brand, card_name, exp_month, exp_year, phone) VALUES (?1, "
-                                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?16, ?17, "
-                                     "?18, ?19, ?20, ?21, ?22)");
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO gw_payments(merchant_id, payment_id, seq, amount, currency, amount_major, "
+                                     "amount_frac4, method, status, decline_code, decline_message, network_code, "
+                                     "created_at, settled_at, settled_amount, refunded, payment_method_id, "
+                                     "card_sealed, card_masked, card_brand, card_name, exp_month, exp_year, phone) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?23, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, "
+                                     "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, p->merchant_id);
@@ -105,7 +96,10 @@ static enum store_rc payment_insert_fn(sq_conn *c, void *arg)
     sqlite3_bind_int64(st, 3, sq_next_seq(c, "gw_payments"));
     sqlite3_bind_int64(st, 4, p->amount);
     sq_bind_text(st, 5, p->currency);
-    sqlite3_bind_int64(st, 6, amount_e4(p->amount, p->currency));
+    int exponent = currency_exponent(p->currency);
+    struct money_scaled scaled = money_to_scaled(p->amount, exponent < 0 ? 2 : exponent);
+    sqlite3_bind_int64(st, 6, scaled.major);
+    sqlite3_bind_int(st, 23, scaled.frac4);
     sq_bind_text(st, 7, p->method);
     sq_bind_text(st, 8, p->status);
     sq_bind_text_or_null(st, 9, p->decline_code);
@@ -164,7 +158,8 @@ enum {
 };
 
 static const char *const payment_filter_sql[] = {
-    " AND payment_id = ?",  " AND method = ?",     " AND status = ?",      " AND amount_e4 >= ?", " AND amount_e4 <= ?",
+    " AND payment_id = ?",  " AND method = ?",     " AND status = ?",      " AND (amount_major > ? OR (amount_major = ? AND amount_frac4 >= ?))",
+    " AND (amount_major < ? OR (amount_major = ? AND amount_frac4 <= ?))",
     " AND created_at >= ?", " AND created_at <= ?", " AND settled_at >= ?", " AND settled_at <= ?", " AND seq < ?",
 };
 
@@ -201,10 +196,16 @@ static enum store_rc sq_payment_list(store *s, const char *merchant_id, const st
             sq_bind_text(st, i++, f->method);
         if (mask & PF_STATUS)
             sq_bind_text(st, i++, f->status);
-        if (mask & PF_AMOUNT_GTE)
-            sqlite3_bind_int64(st, i++, f->amount_gte_e4);
-        if (mask & PF_AMOUNT_LTE)
-            sqlite3_bind_int64(st, i++, f->amount_lte_e4);
+        if (mask & PF_AMOUNT_GTE) {
+            sqlite3_bind_int64(st, i++, f->amount_gte.major);
+            sqlite3_bind_int64(st, i++, f->amount_gte.major);
+            sqlite3_bind_int(st, i++, f->amount_gte.frac4);
+        }
+        if (mask & PF_AMOUNT_LTE) {
+            sqlite3_bind_int64(st, i++, f->amount_lte.major);
+            sqlite3_bind_int64(st, i++, f->amount_lte.major);
+            sqlite3_bind_int(st, i++, f->amount_lte.frac4);
+        }
         if (mask & PF_CREATED_GTE)
             sqlite3_bind_int64(st, i++, f->created_gte);
         if (mask & PF_CREATED_LTE)
