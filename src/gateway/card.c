@@ -10,12 +10,18 @@
 int card_normalize(const char *s, char *out, size_t outsz)
 {
     size_t n = 0;
-    for (const char *p = s; *p; p++) {
+    /* Blanks around a pasted number are noise, not a different number. */
+    while (*s == ' ')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && s[len - 1] == ' ')
+        len--;
+    for (const char *p = s; p < s + len; p++) {
         if (isdigit((unsigned char)*p)) {
             if (n + 1 >= outsz || n >= CARD_MAX_DIGITS)
                 return -1;
             out[n++] = *p;
-        } else if ((*p == ' ' || *p == '-') && n > 0 && isdigit((unsigned char)p[1])) {
+        } else if ((*p == ' ' || *p == '-') && n > 0 && p + 1 < s + len && isdigit((unsigned char)p[1])) {
             continue;
         } else {
             return -1;

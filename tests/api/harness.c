@@ -346,3 +346,54 @@ char *make_card_payment(rserver *s, const char *number, const char *amount_text)
     hres_free(r);
     return id;
 }
+
+hres *key_do(const char *key, const char *method, int port, const char *path, const char *const *extra_headers,
+             const char *body)
+{
+    char auth[200];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key ? key : "");
+    const char *headers[24];
+    int n = 0;
+    if (key)
+        headers[n++] = auth;
+    headers[n++] = "Content-Type: application/json";
+    headers[n++] = "Accept: application/json";
+    for (const char *const *p = extra_headers; p && *p && n < 23; p++)
+        headers[n++] = *p;
+    headers[n] = NULL;
+    return http_do(method, port, path, headers, body);
+}
+
+int make_merchant_key(rserver *s, const char *merchant_id, char *key, size_t keysz)
+{
+    static const char *const json[] = {"Content-Type: application/json", NULL};
+    char body[256];
+    snprintf(body, sizeof body, "{\"merchant_id\":\"%s\",\"name\":\"Merchant %s\"}", merchant_id, merchant_id);
+    hres *r = http_do("POST", s->admin, "/admin/merchants", json, body);
+    int ok = r->status == 201 || r->status == 409;
+    hres_free(r);
+    if (!ok)
+        return -1;
+    char path[200];
+    snprintf(path, sizeof path, "/admin/merchants/%s/keys", merchant_id);
+    r = http_do("POST", s->admin, path, json, "{\"service\":\"gateway\",\"env\":\"sandbox\"}");
+    const char *k = r->status == 201 ? jstr(r->json, "api_key") : NULL;
+    int rc = k && strlen(k) < keysz ? 0 : -1;
+    if (rc == 0)
+        snprintf(key, keysz, "%s", k);
+    hres_free(r);
+    return rc;
+}
+
+int settle_now(rserver *s, char *batch_at, size_t batch_at_sz)
+{
+    hres *r = http_do("POST", s->admin, "/admin/settlements", NULL, NULL);
+    int n = -1;
+    if (r->status == 200 && !isnan(jnum(r->json, "settled"))) {
+        n = (int)jnum(r->json, "settled");
+        if (batch_at && batch_at_sz)
+            snprintf(batch_at, batch_at_sz, "%s", jstr(r->json, "batch_at") ? jstr(r->json, "batch_at") : "");
+    }
+    hres_free(r);
+    return n;
+}

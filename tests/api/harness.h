@@ -63,4 +63,16 @@ char *make_card_payment(rserver *s, const char *number, const char *amount_text)
 /* A valid future expiry year, as text. */
 const char *future_year(void);
 
+/* A request with the given API key (NULL: none) sent as a Bearer token, and
+ * Content-Type: application/json, plus extra headers (may be NULL). */
+hres *key_do(const char *key, const char *method, int port, const char *path, const char *const *extra_headers,
+             const char *body);
+/* Creates the merchant through the admin API (an existing one is reused)
+ * and a new sandbox gateway key for it, written to key. Returns 0 on
+ * success. */
+int make_merchant_key(rserver *s, const char *merchant_id, char *key, size_t keysz);
+/* Runs a settlement batch now (POST /admin/settlements). Returns the number
+ * of payments it settled, or -1; batch_at (may be NULL) receives its time. */
+int settle_now(rserver *s, char *batch_at, size_t batch_at_sz);
+
 #endif
