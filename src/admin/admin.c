@@ -44,7 +44,8 @@ static void metrics(http_req *req, http_resp *resp)
 
 static void settle(http_req *req, http_resp *resp)
 {
-    int64_t n = gateway_settle_now(req->app);
+    int64_t batch_at = 0;
+    int64_t n = gateway_settle_now(req->app, &batch_at);
     if (n < 0) {
         resp_message(resp, 500, "Internal server error", NULL);
         return;
@@ -52,7 +53,7 @@ static void settle(http_req *req, http_resp *resp)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "settled", (double)n);
     char t[40];
-    time_format_ms(clock_now_ms(req->app->clock), t, sizeof t);
+    time_format_ms(batch_at, t, sizeof t);
     cJSON_AddStringToObject(o, "batch_at", t);
     resp_json(resp, 200, o);
 }

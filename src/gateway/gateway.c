@@ -254,11 +254,13 @@ void gw_idem_answer(http_resp *resp, enum store_rc rc, struct idem_out *out)
     out->body = NULL;
 }
 
-int64_t gateway_settle_now(struct app *app)
+int64_t gateway_settle_now(struct app *app, int64_t *batch_at)
 {
     struct fee_schedule fees = {app->gateway.fee_fixed_minor, app->gateway.fee_bps};
     int64_t n = 0;
     int64_t now = clock_now_ms(app->clock);
+    if (batch_at)
+        *batch_at = now;
     if (app->store->gateway->settle_batch(app->store, now, &fees, &n) != STORE_OK)
         return -1;
     if (n > 0) {
@@ -280,7 +282,7 @@ void gateway_tick(struct app *app, int64_t now_ms)
             *last_settlement = now_ms;
         if (now_ms - *last_settlement >= app->gateway.settlement_interval_s * 1000) {
             *last_settlement = now_ms;
-            gateway_settle_now(app);
+            gateway_settle_now(app, NULL);
         }
     }
     if (now_ms - *last_purge >= 60000) {
