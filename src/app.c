@@ -364,7 +364,8 @@ void app_stop(struct app *app)
             active += http_listener_active(app->listeners[i]);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (active == 0 || now.tv_sec - start.tv_sec >= app->shutdown_timeout_s) {
+        int64_t elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (active == 0 || elapsed_ms >= app->shutdown_timeout_s * 1000) {
             if (active)
                 log_warn("shutdown timeout: %d requests still in flight are cut off", active);
             break;

@@ -28,11 +28,44 @@ static const char *usage_text =
     "  clock                          show recoupd's clock\n"
     "  clock advance SECONDS          move a virtual clock forward\n";
 
+/* A path segment from the command line, percent-encoded. */
+static void put_segment(buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '_' || *p == '.' || *p == '~')
+            buf_putc(b, (char)*p);
+        else
+            buf_printf(b, "%%%02X", *p);
+    }
+}
+
+/* Builds a path from a pattern where each %s is replaced by the next
+ * argument, percent-encoded. */
+static char *build_path(const char *pattern, const char *a1, const char *a2)
+{
+    buf b;
+    buf_init(&b);
+    const char *args[2] = {a1, a2};
+    int next = 0;
+    for (const char *p = pattern; *p; p++) {
+        if (p[0] == '%' && p[1] == 's' && next < 2) {
+            put_segment(&b, args[next++]);
+            p++;
+        } else {
+            buf_putc(&b, *p);
+        }
+    }
+    return buf_steal(&b, NULL);
+}
+
 static int call(const char *base, const char *method, const char *path, const char *body)
 {
     buf url;
     buf_init(&url);
     buf_puts(&url, base);
+    while (url.len > 0 && url.data[url.len - 1] == '/')
+        url.data[--url.len] = '\0';
     buf_puts(&url, path);
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json", NULL};
     struct http_client_response r;
@@ -41,7 +74,7 @@ static int call(const char *base, const char *method, const char *path, const ch
         fprintf(stderr, "recoupctl: cannot reach recoupd at %s: %s\n", base, r.error);
         buf_free(&url);
         http_client_response_free(&r);
-        return 3;
+        return r.malformed_url ? 2 : 3;
     }
     fwrite(buf_cstr(&r.body), 1, r.body.len, stdout);
     if (r.body.len && r.body.data[r.body.len - 1] != '\n')
@@ -104,7 +137,7 @@ int main(int argc, char **argv)
     int nargs = argc - i;
     char **a = argv + i;
     int rc = 2;
-    char path[512];
+    char *path = NULL;
     char *body = NULL;
     if (strcmp(cmd, "health") == 0) {
         rc = call(base, "GET", "/healthz", NULL);
@@ -121,20 +154,21 @@ int main(int argc, char **argv)
             body = json_obj2("merchant_id", a[1], "name", a[2], NULL, NULL);
             rc = call(base, "POST", "/admin/merchants", body);
         } else if (strcmp(a[0], "show") == 0 && nargs == 2) {
-            snprintf(path, sizeof path, "/admin/merchants/%s", a[1]);
+            path = build_path("/admin/merchants/%s", a[1], NULL);
             rc = call(base, "GET", path, NULL);
         } else {
             rc = usage();
         }
     } else if (strcmp(cmd, "keys") == 0 && nargs >= 2) {
-        snprintf(path, sizeof path, "/admin/merchants/%s/keys", a[1]);
+        path = build_path("/admin/merchants/%s/keys", a[1], NULL);
         if (strcmp(a[0], "list") == 0 && nargs == 2) {
             rc = call(base, "GET", path, NULL);
         } else if (strcmp(a[0], "create") == 0 && (nargs == 4 || nargs == 5)) {
             body = json_obj2("service", a[2], "env", a[3], "label", nargs == 5 ? a[4] : "");
             rc = call(base, "POST", path, body);
         } else if (strcmp(a[0], "revoke") == 0 && nargs == 3) {
-            snprintf(path, sizeof path, "/admin/merchants/%s/keys/%s", a[1], a[2]);
+            free(path);
+            path = build_path("/admin/merchants/%s/keys/%s", a[1], a[2]);
             rc = call(base, "DELETE", path, NULL);
         } else {
             rc = usage();
@@ -152,7 +186,7 @@ int main(int argc, char **argv)
         if (!merchant) {
             rc = usage();
         } else {
-            snprintf(path, sizeof path, "/admin/merchants/%s/keys", merchant);
+            path = build_path("/admin/merchants/%s/keys", merchant, NULL);
             body = json_obj2("service", "gateway", "env", env, "label", label);
             rc = call(base, "POST", path, body);
         }
@@ -176,6 +210,7 @@ int main(int argc, char **argv)
         rc = usage();
     }
     free(body);
+    free(path);
     curl_global_cleanup();
     return rc;
 }

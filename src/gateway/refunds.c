@@ -99,7 +99,11 @@ void gw_refunds_create(http_req *req, http_resp *resp)
     } else if (rc == STORE_STATE) {
         gw_conflict(resp, "payment_id", "only successful or settled payments can be refunded");
     } else if (rc == STORE_NOT_FOUND) {
-        gw_not_found_empty(resp); /* deleted between the lookup and the insert */
+        /* Voided between the lookup and the insert: the same answer as an
+         * unknown payment_id. */
+        verrs_init(&e);
+        verrs_add(&e, "payment_id", "no payment has this id");
+        resp_message(resp, 404, "No such payment", verrs_take(&e));
     } else {
         gw_store_failed(resp);
     }

@@ -41,6 +41,7 @@ int http_client_request(const char *method, const char *url, const char *const *
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     else
         snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));
+    out->malformed_url = rc == CURLE_URL_MALFORMAT;
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     return rc == CURLE_OK ? 0 : -1;

@@ -11,6 +11,7 @@ struct http_client_response {
     long status; /* 0 when no answer came */
     buf body;
     char error[256];
+    int malformed_url; /* the request never left: the URL itself was bad */
 };
 
 /* headers: NULL-terminated "Name: value" strings. body may be NULL.

@@ -23,6 +23,7 @@ struct http_listener {
     int port;
     int metrics_index;
     atomic_int active;
+    atomic_int connections;
 };
 
 static int64_t mono_ns(void)
@@ -529,6 +530,29 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     atomic_fetch_sub(&l->active, 1);
 }
 
+/* libmicrohttpd, at its own connection limit, stops accepting: clients then
+ * hang in the kernel's queue. Counting connections here and refusing at
+ * accept time closes a connection over the limit at once instead. */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    (void)socket_context;
+    struct http_listener *l = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&l->connections, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&l->connections, 1);
+}
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    struct http_listener *l = cls;
+    return atomic_load(&l->connections) >= (int)l->app->http.max_connections ? MHD_NO : MHD_YES;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -578,10 +602,12 @@ http_listener *http_listener_start(struct app *app, const struct http_listener_s
 
     const struct http_limits *lim = &app->http;
     l->daemon = MHD_start_daemon(
-        flags, (uint16_t)spec->port, NULL, NULL, access_handler, l,
+        flags, (uint16_t)spec->port, accept_policy, l, access_handler, l,
         MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)lim->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
+        /* Above our own limit (accept_policy), so that it never applies. */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections + 64,
+        MHD_OPTION_NOTIFY_CONNECTION, connection_notify, l,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)lim->max_header_bytes,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
