@@ -284,8 +284,7 @@ static void *worker_main(void *arg)
 }
 
 static int start_listener(struct app *app, const char *name, const char *address, const char *port_setting,
-                          const struct route *routes, size_t nroutes, const struct api_family *family, char *err,
-                          size_t errsz)
+                          const struct http_mount *mounts, size_t nmounts, char *err, size_t errsz)
 {
     int64_t port;
     if (config_get_int(app->cfg, port_setting, 0, 65535, &port, err, errsz) != 0)
@@ -296,9 +295,8 @@ static int start_listener(struct app *app, const char *name, const char *address
     spec->name = name;
     spec->address = address;
     spec->port = (int)port;
-    spec->routes = routes;
-    spec->nroutes = nroutes;
-    spec->family = family;
+    spec->mounts = mounts;
+    spec->nmounts = nmounts;
     http_listener *l = http_listener_start(app, spec, err, errsz);
     free(spec); /* the listener keeps its own copy */
     if (!l)
@@ -311,26 +309,28 @@ static int start_listener(struct app *app, const char *name, const char *address
     return 0;
 }
 
-static const struct route no_routes[] = {{"GET", "/__none__", NULL, 0}};
-
 int app_start(struct app *app, char *err, size_t errsz)
 {
     const char *addr = config_get(app->cfg, "listen_address");
     const char *admin = config_get(app->cfg, "admin_address");
     if (app->run_api && app->serve_gateway) {
-        if (start_listener(app, "payments", addr, "payments_port", gateway_payments_routes,
-                           gateway_payments_routes_count, &gateway_family, err, errsz) != 0 ||
-            start_listener(app, "refunds", addr, "refunds_port", gateway_refunds_routes, gateway_refunds_routes_count,
-                           &gateway_family, err, errsz) != 0)
+        app->mounts.payments[0] = (struct http_mount){"", gateway_payments_routes, gateway_payments_routes_count,
+                                                      &gateway_family};
+        app->mounts.refunds[0] = (struct http_mount){"", gateway_refunds_routes, gateway_refunds_routes_count,
+                                                     &gateway_family};
+        if (start_listener(app, "payments", addr, "payments_port", app->mounts.payments, 1, err, errsz) != 0 ||
+            start_listener(app, "refunds", addr, "refunds_port", app->mounts.refunds, 1, err, errsz) != 0)
             return -1;
     }
     if (app->run_api && (app->serve_recover || app->serve_disputes)) {
-        /* Recover and Disputes share this listener; their routes join here. */
-        if (start_listener(app, "api", addr, "api_port", no_routes, 0, NULL, err, errsz) != 0)
+        /* Recover and Disputes share this listener, each under its prefix. */
+        size_t n = 0;
+        app->mounts.api[n++] = (struct http_mount){"", NULL, 0, NULL};
+        if (start_listener(app, "api", addr, "api_port", app->mounts.api, n, err, errsz) != 0)
             return -1;
     }
-    if (start_listener(app, "admin", admin, "admin_port", admin_routes, admin_routes_count, &admin_family, err,
-                       errsz) != 0)
+    app->mounts.admin[0] = (struct http_mount){"", admin_routes, admin_routes_count, &admin_family};
+    if (start_listener(app, "admin", admin, "admin_port", app->mounts.admin, 1, err, errsz) != 0)
         return -1;
     int sandbox = 0;
     if (config_get_bool(app->cfg, "sandbox", &sandbox, err, errsz) != 0)

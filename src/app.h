@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "http/server.h"
 
 struct store;
 struct http_listener;
@@ -51,6 +52,9 @@ struct app {
 
     struct http_listener *listeners[4];
     int nlisteners;
+    struct {
+        struct http_mount payments[1], refunds[1], api[4], admin[1];
+    } mounts;
 
     pthread_t worker_thread;
     int worker_started;

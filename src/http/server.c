@@ -206,29 +206,46 @@ fail:
 
 static int method_is(const char *m, const char *want) { return strcmp(m, want) == 0; }
 
-/* Finds the route for method and path. On a path match with another method,
- * returns NULL and fills allow with the methods the path has. */
+/* Finds the route for method and path across the listener's mounts, and
+ * the family that answers for the path. On a path match with another
+ * method, returns NULL and fills allow with the methods the path has. */
 static const struct route *route_find(const struct http_listener_spec *spec, const char *method, const char *path,
                                       http_req *req, char *allow, size_t allowsz, int *path_known)
 {
     *path_known = 0;
     allow[0] = '\0';
     const char *m = method_is(method, "HEAD") ? "GET" : method;
-    for (size_t i = 0; i < spec->nroutes; i++) {
-        const struct route *r = &spec->routes[i];
-        if (!route_match(r->pattern, path, NULL))
-            continue;
-        if (method_is(r->method, m)) {
-            route_match(r->pattern, path, req);
-            return r;
-        }
-        *path_known = 1;
-        if (!strstr(allow, r->method)) {
-            size_t al = strlen(allow);
-            snprintf(allow + al, allowsz - al, "%s%s", al ? ", " : "", r->method);
+    size_t best_prefix = 0;
+    req->family = NULL;
+    for (size_t mi = 0; mi < spec->nmounts; mi++) {
+        const struct http_mount *mount = &spec->mounts[mi];
+        size_t pl = strlen(mount->prefix);
+        if (strncmp(path, mount->prefix, pl) == 0 && (pl >= best_prefix || !req->family)) {
+            best_prefix = pl;
+            req->family = mount->family;
         }
     }
-    return NULL;
+    const struct route *found = NULL;
+    for (size_t mi = 0; mi < spec->nmounts && !found; mi++) {
+        const struct http_mount *mount = &spec->mounts[mi];
+        for (size_t i = 0; i < mount->nroutes; i++) {
+            const struct route *r = &mount->routes[i];
+            if (!route_match(r->pattern, path, NULL))
+                continue;
+            req->family = mount->family;
+            if (method_is(r->method, m)) {
+                route_match(r->pattern, path, req);
+                found = r;
+                break;
+            }
+            *path_known = 1;
+            if (!strstr(allow, r->method)) {
+                size_t al = strlen(allow);
+                snprintf(allow + al, allowsz - al, "%s%s", al ? ", " : "", r->method);
+            }
+        }
+    }
+    return found;
 }
 
 /* ---- the libmicrohttpd callbacks ---- */
@@ -325,8 +342,8 @@ static void resp_cleanup(http_resp *resp)
     resp->nheaders = 0;
 }
 
-#define FAMILY_CALL(l, member, generic, ...) \
-    ((l)->spec.family && (l)->spec.family->member ? (l)->spec.family->member(__VA_ARGS__) : generic(__VA_ARGS__))
+#define FAMILY_CALL(req, member, generic, ...) \
+    ((req)->family && (req)->family->member ? (req)->family->member(__VA_ARGS__) : generic(__VA_ARGS__))
 
 static enum MHD_Result answer_now(struct http_listener *l, http_req *req, http_resp *resp)
 {
@@ -386,28 +403,28 @@ static enum MHD_Result on_first_call(struct http_listener *l, struct MHD_Connect
     req->route = route_find(&l->spec, method, path, req, allow, sizeof allow, &path_known);
     if (!req->route) {
         if (path_known)
-            FAMILY_CALL(l, method_not_allowed, generic_method_not_allowed, req, &resp, allow);
+            FAMILY_CALL(req, method_not_allowed, generic_method_not_allowed, req, &resp, allow);
         else
-            FAMILY_CALL(l, not_found, generic_not_found, req, &resp);
+            FAMILY_CALL(req, not_found, generic_not_found, req, &resp);
         return answer_early(l, conn, req, &resp);
     }
 
-    if (!(req->route->flags & ROUTE_NO_AUTH) && l->spec.family && l->spec.family->authenticate) {
-        if (l->spec.family->authenticate(req, &resp) != 0)
+    if (!(req->route->flags & ROUTE_NO_AUTH) && req->family && req->family->authenticate) {
+        if (req->family->authenticate(req, &resp) != 0)
             return answer_early(l, conn, req, &resp);
     }
 
     int has_body = method_is(method, "POST") || method_is(method, "PUT") || method_is(method, "PATCH");
     if (has_body && (req->route->flags & ROUTE_JSON_BODY) &&
         !content_type_is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
-        FAMILY_CALL(l, unsupported_media, generic_unsupported_media, req, &resp);
+        FAMILY_CALL(req, unsupported_media, generic_unsupported_media, req, &resp);
         return answer_early(l, conn, req, &resp);
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         int64_t n;
         if (str_to_i64(cl, &n) == 0 && n > (int64_t)lim->max_body_bytes) {
-            FAMILY_CALL(l, too_large, generic_too_large, req, &resp, lim->max_body_bytes);
+            FAMILY_CALL(req, too_large, generic_too_large, req, &resp, lim->max_body_bytes);
             return answer_early(l, conn, req, &resp);
         }
     }
@@ -420,13 +437,13 @@ static enum MHD_Result dispatch(struct http_listener *l, http_req *req)
     http_resp resp;
     resp_init(&resp);
     if (req->too_large) {
-        FAMILY_CALL(l, too_large, generic_too_large, req, &resp, l->app->http.max_body_bytes);
+        FAMILY_CALL(req, too_large, generic_too_large, req, &resp, l->app->http.max_body_bytes);
         return answer_now(l, req, &resp);
     }
     int has_body = method_is(req->method, "POST") || method_is(req->method, "PUT") || method_is(req->method, "PATCH");
     if (has_body && (req->route->flags & ROUTE_JSON_BODY)) {
         if (req->body.len == 0) {
-            FAMILY_CALL(l, bad_json, generic_bad_json, req, &resp, "the request body is empty; a JSON object is expected");
+            FAMILY_CALL(req, bad_json, generic_bad_json, req, &resp, "the request body is empty; a JSON object is expected");
             return answer_now(l, req, &resp);
         }
         const char *end = NULL;
@@ -438,7 +455,7 @@ static enum MHD_Result dispatch(struct http_listener *l, http_req *req)
                     trailing = 1;
         }
         if (!req->json || trailing || memchr(req->body.data, '\0', req->body.len)) {
-            FAMILY_CALL(l, bad_json, generic_bad_json, req, &resp, "the request body is not valid JSON");
+            FAMILY_CALL(req, bad_json, generic_bad_json, req, &resp, "the request body is not valid JSON");
             return answer_now(l, req, &resp);
         }
     }
@@ -446,7 +463,7 @@ static enum MHD_Result dispatch(struct http_listener *l, http_req *req)
     if (resp.status >= 500 && resp.status != 503) {
         /* Handlers report internal failures with a bare status; the family
          * decides what a client may see, which is never the details. */
-        FAMILY_CALL(l, internal, generic_internal, req, &resp);
+        FAMILY_CALL(req, internal, generic_internal, req, &resp);
     }
     return answer_now(l, req, &resp);
 }

@@ -59,19 +59,30 @@ struct api_family {
     int (*authenticate)(http_req *, http_resp *);
 };
 
+/* One API served under a path prefix of a listener, with its own routes
+ * and error family (Recover and Disputes share a listener but not their
+ * error contracts). A path that matches no route is answered by the family
+ * of the longest matching prefix. */
+struct http_mount {
+    const char *prefix; /* "/recover/", "/v1/", or "" for everything */
+    const struct route *routes;
+    size_t nroutes;
+    const struct api_family *family;
+};
+
 struct http_listener_spec {
     const char *name;     /* "payments", "refunds", "api", "admin" */
     const char *address;  /* IPv4 or IPv6 literal */
     int port;             /* 0: any free port */
-    const struct route *routes;
-    size_t nroutes;
-    const struct api_family *family;
+    const struct http_mount *mounts; /* must outlive the listener */
+    size_t nmounts;
 };
 
 struct http_req {
     struct app *app;
     struct MHD_Connection *conn;
     const struct http_listener_spec *spec;
+    const struct api_family *family; /* of the mount that serves the path */
     const struct route *route;
     const char *method;
     const char *url;
