@@ -207,51 +207,122 @@ static int listener_port(struct app *app, const char *name)
     return 0;
 }
 
-/* On first start, a sandbox merchant with a gateway key, written to
- * DATA_DIR/sandbox.json so that the curl examples can use it. */
-static int bootstrap_sandbox(struct app *app, char *err, size_t errsz)
+static char *read_small_file(const char *path)
 {
-    char path[PATH_MAX];
-    app_data_path(app, "sandbox.json", path, sizeof path);
-    if (access(path, F_OK) == 0)
-        return 0;
-    struct merchant_row m;
-    memset(&m, 0, sizeof m);
-    str_copy(m.merchant_id, sizeof m.merchant_id, "sandbox");
-    str_copy(m.name, sizeof m.name, "Sandbox merchant");
-    m.created_at = clock_now_ms(app->clock);
-    enum store_rc rc = app->store->ops->merchant_create(app->store, &m);
-    if (rc != STORE_OK && rc != STORE_EXISTS) {
-        snprintf(err, errsz, "cannot create the sandbox merchant");
-        return -1;
-    }
-    char key[API_KEY_MAX];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    buf b;
+    buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < 1024 * 1024)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    return buf_steal(&b, NULL);
+}
+
+/* The host clients should use for a listener (a wildcard bind is reached
+ * through loopback). */
+static const char *client_host(struct app *app)
+{
+    const char *addr = config_get(app->cfg, "listen_address");
+    return strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 ? "127.0.0.1" : addr;
+}
+
+void app_listener_url(struct app *app, const char *listener, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "http://%s:%d", client_host(app), listener_port(app, listener));
+}
+
+static int sandbox_gateway_section(struct app *app, cJSON *section, char *err, size_t errsz)
+{
+    char key[API_KEY_MAX], url[256];
     if (api_key_create(app, "sandbox", "gateway", "sandbox", "created on first start", key, sizeof key, NULL) !=
         STORE_OK) {
         snprintf(err, errsz, "cannot create the sandbox gateway key");
         return -1;
     }
-    const char *addr = config_get(app->cfg, "listen_address");
-    const char *host = strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 ? "127.0.0.1" : addr;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "merchant_id", "sandbox");
-    cJSON *gw = cJSON_AddObjectToObject(o, "gateway");
-    cJSON_AddStringToObject(gw, "api_key", key);
-    char url[256];
-    snprintf(url, sizeof url, "http://%s:%d", host, listener_port(app, "payments"));
-    cJSON_AddStringToObject(gw, "payments_url", url);
-    snprintf(url, sizeof url, "http://%s:%d", host, listener_port(app, "refunds"));
-    cJSON_AddStringToObject(gw, "refunds_url", url);
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    int ok = text && write_private_file(path, text) == 0;
-    cJSON_free(text);
+    cJSON_AddStringToObject(section, "api_key", key);
+    app_listener_url(app, "payments", url, sizeof url);
+    cJSON_AddStringToObject(section, "payments_url", url);
+    app_listener_url(app, "refunds", url, sizeof url);
+    cJSON_AddStringToObject(section, "refunds_url", url);
+    printf("sandbox gateway API key: %s\n", key);
+    return 0;
+}
+
+/* Each service that has sandbox credentials adds a section here: it runs
+ * once per data directory, when its section is missing from sandbox.json,
+ * so upgrading recoupd adds the new services' credentials to an existing
+ * sandbox. */
+static const struct sandbox_section {
+    const char *name;
+    int (*wanted)(const struct app *app);
+    int (*fill)(struct app *app, cJSON *section, char *err, size_t errsz);
+} sandbox_sections[] = {
+    {"gateway", app_serves_gateway, sandbox_gateway_section},
+};
+
+int app_serves_gateway(const struct app *app) { return app->serve_gateway; }
+int app_serves_recover(const struct app *app) { return app->serve_recover; }
+int app_serves_disputes(const struct app *app) { return app->serve_disputes; }
+
+/* On first start (and after an upgrade), the sandbox merchant and its
+ * credentials, written to DATA_DIR/sandbox.json so that the curl examples
+ * can use them. */
+static int bootstrap_sandbox(struct app *app, char *err, size_t errsz)
+{
+    char path[PATH_MAX];
+    app_data_path(app, "sandbox.json", path, sizeof path);
+    char *text = read_small_file(path);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!doc)
+        doc = cJSON_CreateObject();
+    int changed = 0;
+    if (!cJSON_GetObjectItemCaseSensitive(doc, "merchant_id")) {
+        struct merchant_row m;
+        memset(&m, 0, sizeof m);
+        str_copy(m.merchant_id, sizeof m.merchant_id, "sandbox");
+        str_copy(m.name, sizeof m.name, "Sandbox merchant");
+        m.created_at = clock_now_ms(app->clock);
+        enum store_rc rc = app->store->ops->merchant_create(app->store, &m);
+        if (rc != STORE_OK && rc != STORE_EXISTS) {
+            snprintf(err, errsz, "cannot create the sandbox merchant");
+            cJSON_Delete(doc);
+            return -1;
+        }
+        cJSON_AddStringToObject(doc, "merchant_id", "sandbox");
+        changed = 1;
+    }
+    for (size_t i = 0; i < sizeof sandbox_sections / sizeof sandbox_sections[0]; i++) {
+        const struct sandbox_section *sec = &sandbox_sections[i];
+        if (!sec->wanted(app) || cJSON_GetObjectItemCaseSensitive(doc, sec->name))
+            continue;
+        cJSON *section = cJSON_CreateObject();
+        if (sec->fill(app, section, err, errsz) != 0) {
+            cJSON_Delete(section);
+            cJSON_Delete(doc);
+            return -1;
+        }
+        cJSON_AddItemToObject(doc, sec->name, section);
+        changed = 1;
+    }
+    int ok = 1;
+    if (changed) {
+        char *out = cJSON_Print(doc);
+        ok = out && write_private_file(path, out) == 0;
+        cJSON_free(out);
+        if (ok)
+            printf("sandbox credentials are in %s\n", path);
+        fflush(stdout);
+    }
+    cJSON_Delete(doc);
     if (!ok) {
         snprintf(err, errsz, "cannot write %s", path);
         return -1;
     }
-    printf("sandbox merchant created; gateway API key: %s\n(also in %s)\n", key, path);
-    fflush(stdout);
     return 0;
 }
 
@@ -335,7 +406,7 @@ int app_start(struct app *app, char *err, size_t errsz)
     int sandbox = 0;
     if (config_get_bool(app->cfg, "sandbox", &sandbox, err, errsz) != 0)
         return -1;
-    if (sandbox && app->serve_gateway && bootstrap_sandbox(app, err, errsz) != 0)
+    if (sandbox && bootstrap_sandbox(app, err, errsz) != 0)
         return -1;
     write_listeners_file(app);
     if (app->run_workers) {

@@ -71,6 +71,12 @@ int app_start(struct app *app, char *err, size_t errsz);
 void app_stop(struct app *app);
 void app_close(struct app *app);
 
+/* The URL clients use to reach a listener ("payments", "api", ...). */
+void app_listener_url(struct app *app, const char *listener, char *out, size_t outsz);
+int app_serves_gateway(const struct app *app);
+int app_serves_recover(const struct app *app);
+int app_serves_disputes(const struct app *app);
+
 /* Path inside the data directory. */
 void app_data_path(const struct app *app, const char *name, char *out, size_t outsz);
 
