@@ -9,6 +9,7 @@
 #include "app.h"
 #include "auth/api_keys.h"
 #include "core/crypto.h"
+#include "core/jsonout.h"
 #include "core/log.h"
 #include "core/money.h"
 #include "core/timefmt.h"
@@ -59,47 +60,28 @@ const struct api_family gateway_family = {
     .authenticate = gw_authenticate,
 };
 
-cJSON *gw_money_json(int64_t minor, const char *currency)
-{
-    char text[40];
-    int e = currency_exponent(currency);
-    money_format(minor, e < 0 ? 2 : e, text, sizeof text);
-    return cJSON_CreateRaw(text);
-}
-
-cJSON *gw_time_json(int has, int64_t ms)
-{
-    if (!has)
-        return cJSON_CreateNull();
-    char t[40];
-    time_format_ms(ms, t, sizeof t);
-    return cJSON_CreateString(t);
-}
-
-static cJSON *str_or_null(const char *s) { return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
-
 cJSON *gw_payment_json(struct app *app, const struct payment_row *p, int with_params)
 {
     (void)app;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "payment_id", p->payment_id);
-    cJSON_AddItemToObject(o, "amount", gw_money_json(p->amount, p->currency));
+    cJSON_AddItemToObject(o, "amount", json_money(p->amount, p->currency));
     cJSON_AddStringToObject(o, "currency", p->currency);
     cJSON_AddStringToObject(o, "payment_method", p->method);
     cJSON_AddStringToObject(o, "status", p->status);
-    cJSON_AddItemToObject(o, "decline_code", str_or_null(p->decline_code));
-    cJSON_AddItemToObject(o, "decline_message", str_or_null(p->decline_message));
-    cJSON_AddItemToObject(o, "network_response_code", str_or_null(p->network_code));
-    cJSON_AddItemToObject(o, "created_at", gw_time_json(1, p->created_at));
-    cJSON_AddItemToObject(o, "settled_at", gw_time_json(p->settled, p->settled_at));
+    cJSON_AddItemToObject(o, "decline_code", json_str_or_null(p->decline_code));
+    cJSON_AddItemToObject(o, "decline_message", json_str_or_null(p->decline_message));
+    cJSON_AddItemToObject(o, "network_response_code", json_str_or_null(p->network_code));
+    cJSON_AddItemToObject(o, "created_at", json_time(1, p->created_at));
+    cJSON_AddItemToObject(o, "settled_at", json_time(p->settled, p->settled_at));
     cJSON_AddItemToObject(o, "settled_amount",
-                          p->settled ? gw_money_json(p->settled_amount, p->currency) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "refunded_amount", gw_money_json(p->refunded, p->currency));
-    cJSON_AddItemToObject(o, "payment_method_id", str_or_null(p->payment_method_id));
+                          p->settled ? json_money(p->settled_amount, p->currency) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "refunded_amount", json_money(p->refunded, p->currency));
+    cJSON_AddItemToObject(o, "payment_method_id", json_str_or_null(p->payment_method_id));
     if (with_params) {
         cJSON *ap = cJSON_CreateObject();
         cJSON_AddStringToObject(ap, "payment", p->payment_id);
-        cJSON_AddItemToObject(ap, "amount", gw_money_json(p->amount, p->currency));
+        cJSON_AddItemToObject(ap, "amount", json_money(p->amount, p->currency));
         cJSON_AddStringToObject(ap, "method", p->method);
         if (strcmp(p->method, "credit_card") == 0) {
             cJSON_AddStringToObject(ap, "number", p->card_masked);
@@ -120,9 +102,9 @@ cJSON *gw_refund_json(const struct refund_row *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "refund_id", r->refund_id);
     cJSON_AddStringToObject(o, "payment_id", r->payment_id);
-    cJSON_AddItemToObject(o, "amount", gw_money_json(r->amount, r->currency));
+    cJSON_AddItemToObject(o, "amount", json_money(r->amount, r->currency));
     cJSON_AddStringToObject(o, "currency", r->currency);
-    cJSON_AddItemToObject(o, "created_at", gw_time_json(1, r->created_at));
+    cJSON_AddItemToObject(o, "created_at", json_time(1, r->created_at));
     return o;
 }
 

@@ -20,10 +20,6 @@ void gw_refunds_create(http_req *req, http_resp *resp);
 void gw_refunds_list(http_req *req, http_resp *resp);
 void gw_refunds_get(http_req *req, http_resp *resp);
 
-/* An amount as a JSON number with the currency's decimals ("50.00"). */
-cJSON *gw_money_json(int64_t minor, const char *currency);
-/* An instant as ISO-8601 UTC text, or null when absent. */
-cJSON *gw_time_json(int has, int64_t ms);
 /* The payment as the API shows it; additional_params only when asked. */
 cJSON *gw_payment_json(struct app *app, const struct payment_row *p, int with_params);
 cJSON *gw_refund_json(const struct refund_row *r);

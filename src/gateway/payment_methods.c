@@ -8,6 +8,7 @@
 #include "core/crypto.h"
 #include "core/ids.h"
 #include "gateway/card.h"
+#include "core/jsonout.h"
 #include "gateway/gateway_internal.h"
 
 void gw_string_or_int(const cJSON *v, char *out, size_t outsz)
@@ -126,7 +127,7 @@ static cJSON *pm_json(const struct payment_method_row *pm)
     cJSON_AddStringToObject(o, "name", pm->name);
     cJSON_AddStringToObject(o, "expiration_month", pm->exp_month);
     cJSON_AddStringToObject(o, "expiration_year", pm->exp_year);
-    cJSON_AddItemToObject(o, "created_at", gw_time_json(1, pm->created_at));
+    cJSON_AddItemToObject(o, "created_at", json_time(1, pm->created_at));
     return o;
 }
 

@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "core/money.h"
 #include "gateway/filters.h"
+#include "core/jsonout.h"
 #include "gateway/gateway_internal.h"
 #include "http/metrics.h"
 
@@ -94,7 +95,7 @@ void gw_refunds_create(http_req *req, http_resp *resp)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "message", "Refund exceeds the refundable amount");
         cJSON_AddItemToObject(o, "errors", errs);
-        cJSON_AddItemToObject(o, "refundable_amount", gw_money_json(refundable, p.currency));
+        cJSON_AddItemToObject(o, "refundable_amount", json_money(refundable, p.currency));
         resp_json(resp, 409, o);
     } else if (rc == STORE_STATE) {
         gw_conflict(resp, "payment_id", "only successful or settled payments can be refunded");
