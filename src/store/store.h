@@ -87,9 +87,11 @@ struct store_ops {
 struct store {
     const struct store_ops *ops;              /* merchants, keys, idempotency */
     const struct store_gateway_ops *gateway;  /* payments, refunds, vault */
+    const struct store_disputes_ops *disputes; /* checkout records, Basic credentials */
 };
 
 #include "store/gateway_store.h"
+#include "store/disputes_store.h"
 
 struct store_options {
     const char *sqlite_path;

@@ -840,6 +840,7 @@ store *sqlite_store_open(const struct store_options *opt, char *err, size_t errs
     s->ops.idem_purge = sq_idem_purge;
     s->base.ops = &s->ops;
     s->base.gateway = &sqlite_gateway_ops;
+    s->base.disputes = &sqlite_disputes_ops;
 
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         snprintf(err, errsz, "cannot start the SQLite writer thread");
