@@ -14,6 +14,7 @@
 #include "auth/api_keys.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "disputes/disputes.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -102,6 +103,15 @@ static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
     GET_INT("fee_fixed", 0, 1000000000, app->gateway.fee_fixed_minor);
     GET_INT("fee_bps", 0, 10000, app->gateway.fee_bps);
     GET_INT("idempotency_ttl", 60, 365LL * 86400, app->gateway.idempotency_ttl_s);
+    GET_INT("disputes_retention_months", 1, 1200, app->disputes.retention_months);
+    GET_INT("disputes_purge_interval", 0, 365LL * 86400, app->disputes.purge_interval_s);
+    GET_INT("disputes_ce3_min_days", 1, 3650, app->disputes.ce3_min_days);
+    GET_INT("disputes_ce3_max_days", 1, 3650, app->disputes.ce3_max_days);
+    GET_INT("disputes_ce3_min_prior", 1, 100, app->disputes.ce3_min_prior);
+    if (app->disputes.ce3_min_days > app->disputes.ce3_max_days) {
+        snprintf(err, errsz, "setting disputes_ce3_min_days must not exceed disputes_ce3_max_days");
+        return -1;
+    }
     const char *services = config_get(cfg, "services");
     if (check_services(services, err, errsz) != 0)
         return -1;
@@ -262,6 +272,7 @@ static const struct sandbox_section {
     int (*fill)(struct app *app, cJSON *section, char *err, size_t errsz);
 } sandbox_sections[] = {
     {"gateway", app_serves_gateway, sandbox_gateway_section},
+    {"disputes", disputes_sandbox_wanted, disputes_sandbox_section},
 };
 
 int app_serves_gateway(const struct app *app) { return app->serve_gateway; }
@@ -349,6 +360,8 @@ static void *worker_main(void *arg)
         int64_t now = clock_now_ms(app->clock);
         if (app->serve_gateway)
             gateway_tick(app, now);
+        if (app->serve_disputes)
+            disputes_tick(app, now);
         clock_wait_until(app->clock, now + 1000, 1000);
     }
     return NULL;
@@ -396,6 +409,9 @@ int app_start(struct app *app, char *err, size_t errsz)
     if (app->run_api && (app->serve_recover || app->serve_disputes)) {
         /* Recover and Disputes share this listener, each under its prefix. */
         size_t n = 0;
+        if (app->serve_disputes)
+            app->mounts.api[n++] = (struct http_mount){"/v1/", disputes_routes, disputes_routes_count,
+                                                       &disputes_family};
         app->mounts.api[n++] = (struct http_mount){"", NULL, 0, NULL};
         if (start_listener(app, "api", addr, "api_port", app->mounts.api, n, err, errsz) != 0)
             return -1;

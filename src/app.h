@@ -33,6 +33,12 @@ struct gateway_settings {
     int64_t idempotency_ttl_s;
 };
 
+struct disputes_settings {
+    int64_t retention_months;
+    int64_t purge_interval_s;
+    int ce3_min_days, ce3_max_days, ce3_min_prior;
+};
+
 struct app {
     config *cfg;
     rclock *clock;
@@ -44,6 +50,10 @@ struct app {
     struct {
         int64_t last_settlement_ms, last_purge_ms;
     } gateway_worker;
+    struct disputes_settings disputes;
+    struct {
+        int64_t last_purge_ms;
+    } disputes_worker;
     int serve_gateway, serve_recover, serve_disputes;
     int run_api, run_workers;
     int64_t shutdown_timeout_s;

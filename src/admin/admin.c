@@ -8,6 +8,7 @@
 #include "auth/api_keys.h"
 #include "core/jsonv.h"
 #include "core/timefmt.h"
+#include "disputes/disputes.h"
 #include "gateway/gateway.h"
 #include "http/metrics.h"
 #include "store/store.h"
@@ -285,6 +286,11 @@ const struct route admin_routes[] = {
     {"GET", "/admin/merchants/{id}/keys", keys_list, 0},
     {"POST", "/admin/merchants/{id}/keys", keys_create, ROUTE_JSON_BODY},
     {"DELETE", "/admin/merchants/{id}/keys/{key}", keys_revoke, 0},
+    {"GET", "/admin/merchants/{id}/disputes/credentials", disputes_admin_credentials_list, 0},
+    {"POST", "/admin/merchants/{id}/disputes/credentials", disputes_admin_credentials_create, ROUTE_JSON_BODY},
+    {"DELETE", "/admin/merchants/{id}/disputes/credentials/{username}", disputes_admin_credentials_revoke, 0},
+    {"PUT", "/admin/merchants/{id}/disputes", disputes_admin_merchant_set, ROUTE_JSON_BODY},
+    {"POST", "/admin/disputes/purge", disputes_admin_purge, ROUTE_RAW_BODY},
     {"GET", "/admin/clock", clock_show, 0},
     {"POST", "/admin/clock/advance", clock_advance, ROUTE_JSON_BODY},
 };

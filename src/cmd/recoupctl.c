@@ -25,6 +25,11 @@ static const char *usage_text =
     "  keys create MERCHANT SERVICE ENV [LABEL]   SERVICE: gateway|recover, ENV: sandbox|production\n"
     "  keys revoke MERCHANT KEY_ID\n"
     "  gateway-keys create --merchant ID [--env sandbox|production] [--label TEXT]\n"
+    "  disputes-credentials list MERCHANT\n"
+    "  disputes-credentials create MERCHANT staging|production [LABEL]\n"
+    "  disputes-credentials revoke MERCHANT USERNAME\n"
+    "  disputes enable|disable MERCHANT   let a merchant's Disputes credentials work, or refuse them (403)\n"
+    "  disputes purge                 delete Disputes records older than the retention age now\n"
     "  clock                          show recoupd's clock\n"
     "  clock advance SECONDS          move a virtual clock forward\n";
 
@@ -190,6 +195,26 @@ int main(int argc, char **argv)
             body = json_obj2("service", "gateway", "env", env, "label", label);
             rc = call(base, "POST", path, body);
         }
+    } else if (strcmp(cmd, "disputes-credentials") == 0 && nargs >= 2) {
+        path = build_path("/admin/merchants/%s/disputes/credentials", a[1], NULL);
+        if (strcmp(a[0], "list") == 0 && nargs == 2) {
+            rc = call(base, "GET", path, NULL);
+        } else if (strcmp(a[0], "create") == 0 && (nargs == 3 || nargs == 4)) {
+            body = json_obj2("environment", a[2], "label", nargs == 4 ? a[3] : "", NULL, NULL);
+            rc = call(base, "POST", path, body);
+        } else if (strcmp(a[0], "revoke") == 0 && nargs == 3) {
+            free(path);
+            path = build_path("/admin/merchants/%s/disputes/credentials/%s", a[1], a[2]);
+            rc = call(base, "DELETE", path, NULL);
+        } else {
+            rc = usage();
+        }
+    } else if (strcmp(cmd, "disputes") == 0 && nargs == 1 && strcmp(a[0], "purge") == 0) {
+        rc = call(base, "POST", "/admin/disputes/purge", "{}");
+    } else if (strcmp(cmd, "disputes") == 0 && nargs == 2 &&
+               (strcmp(a[0], "enable") == 0 || strcmp(a[0], "disable") == 0)) {
+        path = build_path("/admin/merchants/%s/disputes", a[1], NULL);
+        rc = call(base, "PUT", path, strcmp(a[0], "enable") == 0 ? "{\"enabled\":true}" : "{\"enabled\":false}");
     } else if (strcmp(cmd, "clock") == 0) {
         if (nargs == 0) {
             rc = call(base, "GET", "/admin/clock", NULL);
