@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "disputes/disputes.h"
 #include "gateway/gateway.h"
+#include "recover/recover.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -143,6 +144,18 @@ static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
     return 0;
 }
 
+/* Whether a database has no merchant yet; when unsure, it is not empty, so
+ * that a missing card key is never replaced by a new one. */
+static int database_is_empty(store *s)
+{
+    struct merchant_row *m = NULL;
+    size_t n = 0;
+    if (s->ops->merchant_list(s, &m, &n) != STORE_OK)
+        return 0;
+    free(m);
+    return n == 0;
+}
+
 int app_open(struct app *app, config *cfg, char *err, size_t errsz)
 {
     memset(app, 0, sizeof *app);
@@ -174,20 +187,31 @@ int app_open(struct app *app, config *cfg, char *err, size_t errsz)
         str_copy(path, sizeof path, kf);
     else
         app_data_path(app, "card.key", path, sizeof path);
-    int fresh_database = access(dbpath, F_OK) != 0;
+    const char *kind = config_get(cfg, "store");
+    int on_postgres = strcmp(kind, "postgres") == 0;
+    int64_t batch, pool;
+    if (config_get_int(cfg, "commit_batch_max", 1, 100000, &batch, err, errsz) != 0 ||
+        config_get_int(cfg, "pg_pool_size", 1, 10000, &pool, err, errsz) != 0)
+        return -1;
+    struct store_options opt = {.sqlite_path = dbpath, .commit_batch_max = (int)batch,
+                                .database_url = config_get(cfg, "database_url"), .pg_pool_size = (int)pool};
+    /* A PostgreSQL database is new when it holds no merchant yet, so it is
+     * opened (and migrated) before the key is loaded. */
+    if (on_postgres && !(app->store = store_open(kind, &opt, err, errsz)))
+        return -1;
+    int fresh_database = on_postgres ? database_is_empty(app->store) : access(dbpath, F_OK) != 0;
     if (crypto_load_or_create_key(path, fresh_database, app->card_key, err, errsz) != 0) {
         if (!fresh_database && access(path, F_OK) != 0)
             snprintf(err, errsz,
-                     "card key %s is missing but database %s exists: restore the key from backup (or point "
+                     "card key %s is missing but %s%s already holds data: restore the key from backup (or point "
                      "card_key_file at it); a new key could not decrypt the stored card numbers",
-                     path, dbpath);
+                     path, on_postgres ? "the PostgreSQL database" : "database ", on_postgres ? "" : dbpath);
+        store_close(app->store);
+        app->store = NULL;
         return -1;
     }
-    int64_t batch;
-    if (config_get_int(cfg, "commit_batch_max", 1, 100000, &batch, err, errsz) != 0)
-        return -1;
-    struct store_options opt = {.sqlite_path = dbpath, .commit_batch_max = (int)batch};
-    app->store = store_open(config_get(cfg, "store"), &opt, err, errsz);
+    if (!on_postgres)
+        app->store = store_open(kind, &opt, err, errsz);
     return app->store ? 0 : -1;
 }
 
@@ -262,6 +286,28 @@ static int sandbox_gateway_section(struct app *app, cJSON *section, char *err, s
     return 0;
 }
 
+/* Sandbox and production keys (their data never mix), the API's URL, and
+ * the webhook signing secret merchants verify recoup's webhooks with. */
+static int sandbox_recover_section(struct app *app, cJSON *section, char *err, size_t errsz)
+{
+    char key[API_KEY_MAX], prod[API_KEY_MAX], url[256], secret[80];
+    if (api_key_create(app, "sandbox", "recover", "sandbox", "created on first start", key, sizeof key, NULL) !=
+            STORE_OK ||
+        api_key_create(app, "sandbox", "recover", "production", "created on first start", prod, sizeof prod, NULL) !=
+            STORE_OK ||
+        recover_settings_init(app, "sandbox", secret, sizeof secret) != STORE_OK) {
+        snprintf(err, errsz, "cannot create the sandbox Recover keys");
+        return -1;
+    }
+    cJSON_AddStringToObject(section, "api_key", key);
+    cJSON_AddStringToObject(section, "production_api_key", prod);
+    app_listener_url(app, "api", url, sizeof url);
+    cJSON_AddStringToObject(section, "url", url);
+    cJSON_AddStringToObject(section, "webhook_signing_secret", secret);
+    printf("sandbox Recover API key: %s\n", key);
+    return 0;
+}
+
 /* Each service that has sandbox credentials adds a section here: it runs
  * once per data directory, when its section is missing from sandbox.json,
  * so upgrading recoupd adds the new services' credentials to an existing
@@ -273,6 +319,7 @@ static const struct sandbox_section {
 } sandbox_sections[] = {
     {"gateway", app_serves_gateway, sandbox_gateway_section},
     {"disputes", disputes_sandbox_wanted, disputes_sandbox_section},
+    {"recover", app_serves_recover, sandbox_recover_section},
 };
 
 int app_serves_gateway(const struct app *app) { return app->serve_gateway; }
@@ -412,12 +459,16 @@ int app_start(struct app *app, char *err, size_t errsz)
         if (app->serve_disputes)
             app->mounts.api[n++] = (struct http_mount){"/v1/", disputes_routes, disputes_routes_count,
                                                        &disputes_family};
+        if (app->serve_recover)
+            app->mounts.api[n++] = (struct http_mount){"/recover/", recover_routes, recover_routes_count,
+                                                       &recover_family};
         app->mounts.api[n++] = (struct http_mount){"", NULL, 0, NULL};
         if (start_listener(app, "api", addr, "api_port", app->mounts.api, n, err, errsz) != 0)
             return -1;
     }
     app->mounts.admin[0] = (struct http_mount){"", admin_routes, admin_routes_count, &admin_family};
-    if (start_listener(app, "admin", admin, "admin_port", app->mounts.admin, 1, err, errsz) != 0)
+    app->mounts.admin[1] = (struct http_mount){"", recover_admin_routes, recover_admin_routes_count, &admin_family};
+    if (start_listener(app, "admin", admin, "admin_port", app->mounts.admin, 2, err, errsz) != 0)
         return -1;
     int sandbox = 0;
     if (config_get_bool(app->cfg, "sandbox", &sandbox, err, errsz) != 0)
@@ -431,6 +482,10 @@ int app_start(struct app *app, char *err, size_t errsz)
             return -1;
         }
         app->worker_started = 1;
+        if (app->serve_recover && recover_worker_start(app) != 0) {
+            snprintf(err, errsz, "cannot start the Recover inbox worker");
+            return -1;
+        }
     }
     atomic_store(&app->ready, 1);
     return 0;
@@ -467,6 +522,9 @@ void app_stop(struct app *app)
         pthread_join(app->worker_thread, NULL);
         app->worker_started = 0;
     }
+    /* Events acknowledged but not yet applied stay in the inbox, durable,
+     * and are applied after the next start. */
+    recover_worker_stop(app);
 }
 
 void app_close(struct app *app)

@@ -63,8 +63,10 @@ struct app {
     struct http_listener *listeners[4];
     int nlisteners;
     struct {
-        struct http_mount payments[1], refunds[1], api[4], admin[1];
+        struct http_mount payments[1], refunds[1], api[4], admin[2];
     } mounts;
+
+    struct recover_worker *recover_worker;
 
     pthread_t worker_thread;
     int worker_started;

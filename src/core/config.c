@@ -22,6 +22,7 @@ const struct setting_def config_settings[] = {
     {"store", "sqlite", "storage backend: sqlite (or postgres)"},
     {"sqlite_path", "", "SQLite database file (default: DATA_DIR/recoup.db)"},
     {"database_url", "", "PostgreSQL connection string, for store = postgres"},
+    {"pg_pool_size", "16", "PostgreSQL connections per node, for store = postgres (requests wait for a free one)"},
     {"http_threads", "32", "HTTP worker threads per listener"},
     {"max_connections", "1024", "open connections per listener"},
     {"max_body_bytes", "65536", "largest accepted request body (413 beyond)"},

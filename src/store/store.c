@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 const char *store_rc_name(enum store_rc rc)
@@ -24,7 +25,9 @@ store *store_open(const char *kind, const struct store_options *opt, char *err, 
 {
     if (strcmp(kind, "sqlite") == 0)
         return sqlite_store_open(opt, err, errsz);
-    snprintf(err, errsz, "unknown store '%s' (this build supports: sqlite)", kind);
+    if (strcmp(kind, "postgres") == 0)
+        return pg_store_open(opt, err, errsz);
+    snprintf(err, errsz, "unknown store '%s' (this build supports: sqlite, postgres)", kind);
     return NULL;
 }
 

@@ -88,17 +88,21 @@ struct store {
     const struct store_ops *ops;              /* merchants, keys, idempotency */
     const struct store_gateway_ops *gateway;  /* payments, refunds, vault */
     const struct store_disputes_ops *disputes; /* checkout records, Basic credentials */
+    const struct store_recover_ops *recover;  /* settings, inbox, invoices */
 };
 
 #include "store/gateway_store.h"
 #include "store/disputes_store.h"
+#include "store/recover_store.h"
 
 struct store_options {
     const char *sqlite_path;
     int commit_batch_max;
+    const char *database_url; /* postgres: a postgresql:// URL or a libpq keyword string */
+    int pg_pool_size;         /* postgres: most connections open at once */
 };
 
-/* Opens the backend named by kind ("sqlite"), applying migrations. */
+/* Opens the backend named by kind ("sqlite" or "postgres"), applying migrations. */
 store *store_open(const char *kind, const struct store_options *opt, char *err, size_t errsz);
 void store_close(store *s);
 

@@ -294,7 +294,7 @@ check "recoupd --help exits 0" eval '[ $RC = 0 ]'
 # Every setting the help lists carries its environment name, and the
 # settings the gateway depends on are all there.
 help_ok=1
-names=$(grep -oE '^  --[a-z_]+' "$OUT" | sed 's/^  --//')
+names=$(grep -oE '^  --[a-z0-9_]+' "$OUT" | sed 's/^  --//')
 for name in $names; do
     env_name="RECOUP_$(echo "$name" | tr '[:lower:]' '[:upper:]')"
     grep -A1 -E "^  --$name " "$OUT" | grep -q "env $env_name\$" || { help_ok=0; echo "#   $name has no $env_name"; }

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -44,6 +45,69 @@ static char *read_file(const char *path)
     return b;
 }
 
+int server_on_postgres(void)
+{
+    const char *v = getenv("RECOUP_TEST_STORE");
+    return v && strcmp(v, "postgres") == 0;
+}
+
+static void pg_cluster_conninfo(char *out, size_t outsz, const char *dbname)
+{
+    const char *host = getenv("RECOUP_TEST_PG_HOST"), *port = getenv("RECOUP_TEST_PG_PORT"),
+               *user = getenv("RECOUP_TEST_PG_USER");
+    if (!host || !*host)
+        die("RECOUP_TEST_STORE=postgres needs a test cluster in RECOUP_TEST_PG_HOST (scripts/run-tests.sh starts "
+            "one)");
+    snprintf(out, outsz, "host=%s port=%s user=%s dbname=%s", host, port && *port ? port : "5432",
+             user && *user ? user : "postgres", dbname);
+}
+
+/* Runs one administrative statement on the cluster's maintenance database.
+ * Database names are made here from a fixed pattern, never from input. */
+static void pg_admin(const char *sql)
+{
+    char conninfo[600];
+    pg_cluster_conninfo(conninfo, sizeof conninfo, "postgres");
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("cannot reach the PostgreSQL test cluster: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void pg_create_database(rserver *s)
+{
+    static int counter;
+    snprintf(s->pg_db, sizeof s->pg_db, "recoup_t_%ld_%d", (long)getpid(), counter++);
+    char sql[200];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", s->pg_db);
+    pg_admin(sql);
+    pg_cluster_conninfo(s->pg_url, sizeof s->pg_url, s->pg_db);
+}
+
+static void pg_drop_database(rserver *s)
+{
+    if (!s->pg_db[0])
+        return;
+    char sql[200];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->pg_db);
+    pg_admin(sql);
+    s->pg_db[0] = '\0';
+}
+
+const char *server_store_args(const rserver *s)
+{
+    static char args[700];
+    if (!s->pg_db[0])
+        return "";
+    /* Recover and Disputes have no PostgreSQL storage yet. */
+    snprintf(args, sizeof args, " --store=postgres '--database_url=%s' --services=gateway", s->pg_url);
+    return args;
+}
+
 static void spawn(rserver *s, const char *const *extra_args)
 {
     const char *bin = getenv("RECOUPD");
@@ -68,6 +132,14 @@ static void spawn(rserver *s, const char *const *extra_args)
         argv[n++] = "--api_port=0";
         argv[n++] = "--admin_port=0";
         argv[n++] = "--http_threads=8";
+        char url[600];
+        if (s->pg_db[0]) {
+            snprintf(url, sizeof url, "--database_url=%s", s->pg_url);
+            argv[n++] = "--store=postgres";
+            argv[n++] = url;
+            /* Recover and Disputes have no PostgreSQL storage yet. */
+            argv[n++] = "--services=gateway";
+        }
         for (const char *const *a = extra_args; a && *a && n < 62; a++)
             argv[n++] = *a;
         argv[n] = NULL;
@@ -127,6 +199,8 @@ void server_start(rserver *s, const char *const *extra_args)
     snprintf(s->dir, sizeof s->dir, "%s/recoup-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(s->dir))
         die("mkdtemp: %s", strerror(errno));
+    if (server_on_postgres())
+        pg_create_database(s);
     spawn(s, extra_args);
 }
 
@@ -179,6 +253,7 @@ static void remove_tree(const char *dir)
 int server_stop(rserver *s)
 {
     int rc = server_stop_keep(s);
+    pg_drop_database(s);
     remove_tree(s->dir);
     unlink(s->log_path);
     return rc;

@@ -15,7 +15,17 @@ typedef struct rserver {
     int payments, refunds, api, admin; /* bound ports */
     char gateway_key[160];             /* the sandbox merchant's gateway key */
     char log_path[300];                /* recoupd's stderr */
+    char pg_db[64];                    /* PostgreSQL runs: the server's own database, dropped by server_stop */
+    char pg_url[512];                  /* its connection string */
 } rserver;
+
+/* Which store the servers use: PostgreSQL when RECOUP_TEST_STORE=postgres
+ * (with the test cluster in RECOUP_TEST_PG_HOST, _PORT, _USER), else
+ * SQLite. On PostgreSQL each server_start makes a fresh database. */
+int server_on_postgres(void);
+/* The store flags recoupd is started with, for a shell command line:
+ * "" on SQLite, or " --store=postgres --database_url='...' ..." */
+const char *server_store_args(const rserver *s);
 
 /* Starts recoupd ($RECOUPD, else ./build/recoupd) with the given extra
  * "--name=value" arguments (NULL-terminated, may be NULL). Aborts the test

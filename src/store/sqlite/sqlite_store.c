@@ -841,6 +841,7 @@ store *sqlite_store_open(const struct store_options *opt, char *err, size_t errs
     s->base.ops = &s->ops;
     s->base.gateway = &sqlite_gateway_ops;
     s->base.disputes = &sqlite_disputes_ops;
+    s->base.recover = &sqlite_recover_ops;
 
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         snprintf(err, errsz, "cannot start the SQLite writer thread");

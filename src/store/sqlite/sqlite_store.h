@@ -56,6 +56,7 @@ enum store_rc sq_idem_record(sq_conn *c, const char *merchant_id, const struct i
 /* Operations of each domain, in sqlite_<domain>.c. */
 extern const struct store_gateway_ops sqlite_gateway_ops;
 extern const struct store_disputes_ops sqlite_disputes_ops;
+extern const struct store_recover_ops sqlite_recover_ops;
 
 /* Collects every row of st via read into a malloc'd array. */
 typedef void (*sq_row_reader)(sqlite3_stmt *st, void *row);

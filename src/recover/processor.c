@@ -1,0 +1,186 @@
+/* The inbox worker: applies acknowledged events in the order they were
+ * received (so per invoice too), a batch per durable commit. It runs after
+ * the acknowledgement, which therefore never waits for the domain writes. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "core/log.h"
+#include "recover/invoice_state.h"
+#include "recover/recover.h"
+#include "recover/validate.h"
+
+#define BATCH 128
+
+struct recover_worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    int kicked;
+};
+
+int recover_process_pending(struct app *app, int max)
+{
+    struct rc_inbox_row *rows = NULL;
+    size_t n = 0;
+    if (app->store->recover->inbox_pending(app->store, max, &rows, &n) != STORE_OK)
+        return -1;
+    if (n == 0) {
+        free(rows);
+        return 0;
+    }
+    struct rc_apply_item *items = calloc(n, sizeof *items);
+    struct rc_payment_event *payments = calloc(n, sizeof *payments);
+    struct rc_pm_update *updates = calloc(n, sizeof *updates);
+    size_t nitems = 0;
+    int failed = !items || !payments || !updates;
+    for (size_t i = 0; i < n && !failed; i++) {
+        struct rc_inbox_row *r = &rows[i];
+        cJSON *json = cJSON_Parse(r->payload);
+        verrs e;
+        verrs_init(&e);
+        int bad = !json;
+        if (!bad && strcmp(r->kind, "payment") == 0) {
+            struct rc_payment_event *ev = &payments[i];
+            bad = rc_parse_payment(json, ev, &e) > 0;
+            ev->merchant_id = r->merchant_id;
+            ev->env = r->env;
+            ev->inbox_seq = r->seq;
+            ev->received_at = r->received_at;
+            ev->decide = rc_decide_payment;
+            if (!bad)
+                items[nitems++].payment = ev;
+        } else if (!bad) {
+            struct rc_pm_update *up = &updates[i];
+            bad = rc_parse_pm_update(json, up, &e) > 0;
+            up->merchant_id = r->merchant_id;
+            up->env = r->env;
+            up->inbox_seq = r->seq;
+            up->received_at = r->received_at;
+            up->decide = rc_decide_pm_update;
+            if (!bad)
+                items[nitems++].pm_update = up;
+        }
+        if (bad) {
+            /* Validated before it was acknowledged, so this means the code
+             * changed under a stored event; set it aside, loudly. */
+            const char *kv[] = {"component", "recover", "merchant", r->merchant_id, "request_id", r->request_id, NULL};
+            log_kv(LOG_ERROR, "stored event no longer parses; set aside", kv);
+            app->store->recover->inbox_reject(app->store, r->merchant_id, r->env, r->seq, "does not parse");
+        }
+        cJSON_Delete(json);
+        verrs_free(&e);
+    }
+    int applied = 0;
+    if (!failed && nitems > 0) {
+        app->store->recover->apply_events(app->store, items, nitems);
+        for (size_t i = 0; i < nitems; i++) {
+            if (items[i].rc == STORE_OK) {
+                applied++;
+                continue;
+            }
+            const char *merchant = items[i].payment ? items[i].payment->merchant_id : items[i].pm_update->merchant_id;
+            const char *env = items[i].payment ? items[i].payment->env : items[i].pm_update->env;
+            int64_t seq = items[i].payment ? items[i].payment->inbox_seq : items[i].pm_update->inbox_seq;
+            const char *kv[] = {"component", "recover", "merchant", merchant, "error", store_rc_name(items[i].rc), NULL};
+            log_kv(LOG_ERROR, "event could not be applied", kv);
+            /* A store outage leaves the event for the next round; anything
+             * else would fail forever and block every event after it. */
+            if (items[i].rc != STORE_ERROR)
+                app->store->recover->inbox_reject(app->store, merchant, env, seq, store_rc_name(items[i].rc));
+            else
+                failed = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (payments)
+            rc_payment_event_free(&payments[i]);
+        free(rows[i].payload);
+    }
+    free(rows);
+    free(items);
+    free(payments);
+    free(updates);
+    return failed && applied == 0 ? -1 : applied;
+}
+
+static void *worker_main(void *arg)
+{
+    struct app *app = arg;
+    struct recover_worker *w = app->recover_worker;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        if (w->stop) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        w->kicked = 0;
+        pthread_mutex_unlock(&w->mu);
+
+        int n;
+        while ((n = recover_process_pending(app, BATCH)) == BATCH) {
+            pthread_mutex_lock(&w->mu);
+            int stop = w->stop;
+            pthread_mutex_unlock(&w->mu);
+            if (stop)
+                break;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (!w->kicked && !w->stop) {
+            /* Woken by new events; the timeout also retries after a store
+             * failure. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += n < 0 ? 2 : 1;
+            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    return NULL;
+}
+
+int recover_worker_start(struct app *app)
+{
+    struct recover_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    app->recover_worker = w;
+    if (pthread_create(&w->thread, NULL, worker_main, app) != 0) {
+        app->recover_worker = NULL;
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+void recover_worker_kick(struct app *app)
+{
+    struct recover_worker *w = app->recover_worker;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->kicked = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void recover_worker_stop(struct app *app)
+{
+    struct recover_worker *w = app->recover_worker;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+    app->recover_worker = NULL;
+}
