@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/buf.h"
 #include "http/client.h"
 
@@ -31,7 +33,17 @@ static const char *usage_text =
     "  disputes enable|disable MERCHANT   let a merchant's Disputes credentials work, or refuse them (403)\n"
     "  disputes purge                 delete Disputes records older than the retention age now\n"
     "  clock                          show recoupd's clock\n"
-    "  clock advance SECONDS          move a virtual clock forward\n";
+    "  clock advance SECONDS          move a virtual clock forward\n"
+    "  recover show MERCHANT          Recover settings of a merchant\n"
+    "  recover set MERCHANT NAME=VALUE ...\n"
+    "                                 change settings: dunning_days, max_retries, timezone,\n"
+    "                                 integration (psp|platform), retry_status_url, retry_results_url,\n"
+    "                                 end_of_dunning_url, end_of_dunning_enabled (true|false),\n"
+    "                                 merchant_auth (none|basic|api_key|signing),\n"
+    "                                 merchant_auth_username, merchant_auth_secret\n"
+    "  recover webhook-secret MERCHANT   make a new webhook signing secret (shown once)\n"
+    "  recover invoice MERCHANT INVOICE_ID [--env sandbox|production]\n"
+    "                                 an invoice with its transactions and history\n";
 
 /* A path segment from the command line, percent-encoded. */
 static void put_segment(buf *b, const char *s)
@@ -112,6 +124,82 @@ static char *json_obj2(const char *k1, const char *v1, const char *k2, const cha
     }
     buf_putc(&b, '}');
     return buf_steal(&b, NULL);
+}
+
+/* NAME=VALUE pairs into a JSON object: numbers and true/false as such,
+ * "null" clears, everything else is a string. */
+static char *settings_body(char **pairs, int n)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        if (!eq || eq == pairs[i]) {
+            fprintf(stderr, "recoupctl: '%s' is not NAME=VALUE\n", pairs[i]);
+            cJSON_Delete(o);
+            return NULL;
+        }
+        char name[64];
+        size_t nl = (size_t)(eq - pairs[i]);
+        if (nl >= sizeof name)
+            nl = sizeof name - 1;
+        memcpy(name, pairs[i], nl);
+        name[nl] = '\0';
+        const char *v = eq + 1;
+        char *end;
+        long long num = strtoll(v, &end, 10);
+        if (*v && !*end && (strcmp(name, "dunning_days") == 0 || strcmp(name, "max_retries") == 0))
+            cJSON_AddNumberToObject(o, name, (double)num);
+        else if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+            cJSON_AddBoolToObject(o, name, strcmp(v, "true") == 0);
+        else if (strcmp(v, "null") == 0)
+            cJSON_AddNullToObject(o, name);
+        else
+            cJSON_AddStringToObject(o, name, v);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int usage(void);
+
+static int recover_command(const char *base, char **a, int nargs, char **path, char **body)
+{
+    if (strcmp(a[0], "show") == 0 && nargs == 2) {
+        *path = build_path("/admin/merchants/%s/recover", a[1], NULL);
+        return call(base, "GET", *path, NULL);
+    }
+    if (strcmp(a[0], "set") == 0 && nargs >= 3) {
+        char *json = settings_body(a + 2, nargs - 2);
+        if (!json)
+            return 2;
+        *body = strdup(json);
+        cJSON_free(json);
+        *path = build_path("/admin/merchants/%s/recover", a[1], NULL);
+        return call(base, "PUT", *path, *body);
+    }
+    if (strcmp(a[0], "webhook-secret") == 0 && nargs == 2) {
+        *path = build_path("/admin/merchants/%s/recover/webhook-secret", a[1], NULL);
+        return call(base, "POST", *path, "{}");
+    }
+    if (strcmp(a[0], "invoice") == 0 && (nargs == 3 || nargs == 5)) {
+        const char *env = "sandbox";
+        if (nargs == 5) {
+            if (strcmp(a[3], "--env") != 0)
+                return usage();
+            env = a[4];
+        }
+        char *p = build_path("/admin/merchants/%s/recover/invoices/%s", a[1], a[2]);
+        buf b;
+        buf_init(&b);
+        buf_puts(&b, p);
+        buf_puts(&b, "?env=");
+        put_segment(&b, env);
+        free(p);
+        *path = buf_steal(&b, NULL);
+        return call(base, "GET", *path, NULL);
+    }
+    return usage();
 }
 
 static int usage(void)
@@ -215,6 +303,8 @@ int main(int argc, char **argv)
                (strcmp(a[0], "enable") == 0 || strcmp(a[0], "disable") == 0)) {
         path = build_path("/admin/merchants/%s/disputes", a[1], NULL);
         rc = call(base, "PUT", path, strcmp(a[0], "enable") == 0 ? "{\"enabled\":true}" : "{\"enabled\":false}");
+    } else if (strcmp(cmd, "recover") == 0 && nargs >= 2) {
+        rc = recover_command(base, a, nargs, &path, &body);
     } else if (strcmp(cmd, "clock") == 0) {
         if (nargs == 0) {
             rc = call(base, "GET", "/admin/clock", NULL);
