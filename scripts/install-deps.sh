@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build \
 libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev \
-libsodium-dev libcmocka-dev curl jq"
+libsodium-dev libcmocka-dev curl jq postgresql"
 
 missing=""
 for p in $PACKAGES; do

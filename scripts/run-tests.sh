@@ -4,6 +4,19 @@
 # TAP, so its cases are read from meson's log.
 set -u
 builddir=${1:-build-san}
+here=$(dirname "$0")
+
+# Every API and store test runs against SQLite and, as "<name>_pg", against
+# PostgreSQL: a throwaway cluster, removed afterwards even when tests fail.
+if ! pgenv=$("$here/pg-test-cluster.sh" start); then
+    echo "error: the PostgreSQL test cluster could not be started" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+eval "$pgenv"
+trap '"$here/pg-test-cluster.sh" stop "$RECOUP_TEST_PG_DIR"' EXIT
+trap 'exit 130' INT TERM
+
 meson test -C "$builddir" --print-errorlogs --num-processes 2
 rc=$?
 log="$builddir/meson-logs/testlog.txt"
