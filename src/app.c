@@ -212,7 +212,23 @@ int app_open(struct app *app, config *cfg, char *err, size_t errsz)
     }
     if (!on_postgres)
         app->store = store_open(kind, &opt, err, errsz);
-    return app->store ? 0 : -1;
+    if (!app->store)
+        return -1;
+    /* A backend may not hold every domain yet: refuse at start-up rather
+     * than fail on the first request of a service it cannot store. */
+    const char *missing = app->serve_recover && !app->store->recover     ? "recover"
+                          : app->serve_disputes && !app->store->disputes ? "disputes"
+                                                                         : NULL;
+    if (missing) {
+        snprintf(err, errsz,
+                 "the %s service is not yet available on %s: leave it out of the services setting (for example "
+                 "services=gateway) or use store=sqlite",
+                 missing, on_postgres ? "PostgreSQL" : app->store->ops->backend);
+        store_close(app->store);
+        app->store = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* Writes path atomically (temporary file, fsync, rename) with mode 0600. */
@@ -468,7 +484,9 @@ int app_start(struct app *app, char *err, size_t errsz)
     }
     app->mounts.admin[0] = (struct http_mount){"", admin_routes, admin_routes_count, &admin_family};
     app->mounts.admin[1] = (struct http_mount){"", recover_admin_routes, recover_admin_routes_count, &admin_family};
-    if (start_listener(app, "admin", admin, "admin_port", app->mounts.admin, 2, err, errsz) != 0)
+    /* Recover's admin routes need its storage, which a backend may lack. */
+    size_t nadmin = app->store->recover ? 2 : 1;
+    if (start_listener(app, "admin", admin, "admin_port", app->mounts.admin, nadmin, err, errsz) != 0)
         return -1;
     int sandbox = 0;
     if (config_get_bool(app->cfg, "sandbox", &sandbox, err, errsz) != 0)

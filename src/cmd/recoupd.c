@@ -41,6 +41,7 @@ int main(int argc, char **argv)
     struct app app;
     if (app_open(&app, cfg, err, sizeof err) != 0) {
         log_error("cannot start: %s", err);
+        app_close(&app); /* what was opened before the failure */
         config_free(cfg);
         return 1;
     }
