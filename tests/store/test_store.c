@@ -1,0 +1,786 @@
+/* The storage interface, straight through store.h, with the same tests for
+ * every backend: SQLite, or PostgreSQL when RECOUP_TEST_STORE=postgres
+ * (the test cluster in RECOUP_TEST_PG_HOST, _PORT, _USER). Each test gets
+ * a fresh database: a new file, or a new PostgreSQL database. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/money.h"
+#include "store/store.h"
+
+struct fixture {
+    int postgres;
+    char dir[128];     /* SQLite: the directory of the database file */
+    char path[256];    /* SQLite: the database file */
+    char dbname[64];   /* PostgreSQL: the test's database */
+    char url[512];     /* PostgreSQL: its connection string */
+    store *s;
+};
+
+static int on_postgres(void)
+{
+    const char *v = getenv("RECOUP_TEST_STORE");
+    return v && strcmp(v, "postgres") == 0;
+}
+
+static void cluster_conninfo(char *out, size_t outsz, const char *dbname)
+{
+    const char *host = getenv("RECOUP_TEST_PG_HOST"), *port = getenv("RECOUP_TEST_PG_PORT"),
+               *user = getenv("RECOUP_TEST_PG_USER");
+    snprintf(out, outsz, "host=%s port=%s user=%s dbname=%s", host ? host : "", port && *port ? port : "5432",
+             user && *user ? user : "postgres", dbname);
+}
+
+/* Database names are made here from a fixed pattern, never from input. */
+static int pg_admin(const char *sql)
+{
+    char conninfo[600];
+    cluster_conninfo(conninfo, sizeof conninfo, "postgres");
+    PGconn *c = PQconnectdb(conninfo);
+    int ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "test cluster: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+static store *open_store(struct fixture *f)
+{
+    char err[512] = "";
+    struct store_options opt = {.sqlite_path = f->path, .commit_batch_max = 64, .database_url = f->url,
+                                .pg_pool_size = 8};
+    store *s = store_open(f->postgres ? "postgres" : "sqlite", &opt, err, sizeof err);
+    if (!s)
+        fprintf(stderr, "store_open: %s\n", err);
+    return s;
+}
+
+static int setup(void **state)
+{
+    static int counter;
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->postgres = on_postgres();
+    if (f->postgres) {
+        snprintf(f->dbname, sizeof f->dbname, "recoup_store_%ld_%d", (long)getpid(), counter++);
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->dbname);
+        if (pg_admin(sql) != 0) {
+            free(f);
+            return -1;
+        }
+        cluster_conninfo(f->url, sizeof f->url, f->dbname);
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(f->dir, sizeof f->dir, "%s/recoup-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(f->dir)) {
+            free(f);
+            return -1;
+        }
+        snprintf(f->path, sizeof f->path, "%s/recoup.db", f->dir);
+    }
+    f->s = open_store(f);
+    *state = f;
+    return f->s ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->s);
+    if (f->postgres) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
+        pg_admin(sql);
+    } else {
+        char p[300];
+        const char *suffixes[] = {"", "-wal", "-shm"};
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
+            unlink(p);
+        }
+        rmdir(f->dir);
+    }
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void add_merchant(store *s, const char *id, int64_t at)
+{
+    struct merchant_row m;
+    memset(&m, 0, sizeof m);
+    str_copy(m.merchant_id, sizeof m.merchant_id, id);
+    snprintf(m.name, sizeof m.name, "Merchant %s", id);
+    m.created_at = at;
+    assert_int_equal(s->ops->merchant_create(s, &m), STORE_OK);
+}
+
+/* A payment id of the gateway's shape: 200 capital letters from a tag. */
+static void make_id(char *out, size_t len, const char *tag)
+{
+    size_t t = strlen(tag);
+    for (size_t i = 0; i < len; i++)
+        out[i] = i < t ? tag[i] : (char)('A' + (i * 7) % 26);
+    out[len] = '\0';
+}
+
+static struct payment_row payment(const char *merchant, const char *tag, int64_t amount, const char *currency,
+                                  const char *method, const char *status, int64_t created_at)
+{
+    struct payment_row p;
+    memset(&p, 0, sizeof p);
+    str_copy(p.merchant_id, sizeof p.merchant_id, merchant);
+    make_id(p.payment_id, PAYMENT_ID_LEN, tag);
+    p.amount = amount;
+    str_copy(p.currency, sizeof p.currency, currency);
+    str_copy(p.method, sizeof p.method, method);
+    str_copy(p.status, sizeof p.status, status);
+    p.created_at = created_at;
+    if (strcmp(status, "error") == 0) {
+        str_copy(p.decline_code, sizeof p.decline_code, "insufficient_funds");
+        str_copy(p.decline_message, sizeof p.decline_message, "Insufficient funds");
+        str_copy(p.network_code, sizeof p.network_code, "51");
+    }
+    if (strcmp(method, "credit_card") == 0) {
+        str_copy(p.card_sealed, sizeof p.card_sealed, "v1:sealed-card-number");
+        str_copy(p.card_masked, sizeof p.card_masked, "424242******4242");
+        str_copy(p.card_brand, sizeof p.card_brand, "visa");
+        str_copy(p.card_name, sizeof p.card_name, "Zoë Ångström");
+        str_copy(p.exp_month, sizeof p.exp_month, "12");
+        str_copy(p.exp_year, sizeof p.exp_year, "2031");
+    } else {
+        str_copy(p.phone, sizeof p.phone, "+351912345678");
+    }
+    return p;
+}
+
+static void insert_payment(store *s, const struct payment_row *p)
+{
+    assert_int_equal(s->gateway->payment_insert(s, p, NULL, NULL), STORE_OK);
+}
+
+static struct refund_row refund(const char *merchant, const char *payment_id, const char *tag, int64_t amount,
+                                int64_t at)
+{
+    struct refund_row r;
+    memset(&r, 0, sizeof r);
+    str_copy(r.merchant_id, sizeof r.merchant_id, merchant);
+    str_copy(r.payment_id, sizeof r.payment_id, payment_id);
+    make_id(r.refund_id, REFUND_ID_LEN, tag);
+    r.amount = amount;
+    r.created_at = at;
+    return r;
+}
+
+static size_t list_count(store *s, const char *merchant, struct payment_filter f)
+{
+    if (!f.limit)
+        f.limit = 100;
+    struct payment_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->gateway->payment_list(s, merchant, &f, &rows, &n), STORE_OK);
+    free(rows);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void migrations_apply_once(void **state)
+{
+    struct fixture *f = *state;
+    assert_string_equal(f->s->ops->backend, f->postgres ? "postgres" : "sqlite");
+    assert_int_equal(f->s->ops->ping(f->s), 0);
+    add_merchant(f->s, "m1", 1000);
+    /* Opening again finds every migration applied and the data intact. */
+    store_close(f->s);
+    f->s = open_store(f);
+    assert_non_null(f->s);
+    store *second = open_store(f);
+    assert_non_null(second); /* a second node opening the same database */
+    struct merchant_row m;
+    assert_int_equal(f->s->ops->merchant_get(f->s, "m1", &m), STORE_OK);
+    assert_int_equal(second->ops->merchant_get(second, "m1", &m), STORE_OK);
+    assert_int_equal(m.created_at, 1000);
+    store_close(second);
+}
+
+static void merchants(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "beta", 2000);
+    add_merchant(s, "alpha", 2000);
+    add_merchant(s, "Zed", 1000);
+    struct merchant_row m;
+    memset(&m, 0, sizeof m);
+    str_copy(m.merchant_id, sizeof m.merchant_id, "alpha");
+    assert_int_equal(s->ops->merchant_create(s, &m), STORE_EXISTS);
+    assert_int_equal(s->ops->merchant_get(s, "alpha", &m), STORE_OK);
+    assert_string_equal(m.name, "Merchant alpha");
+    assert_int_equal(s->ops->merchant_get(s, "nobody", &m), STORE_NOT_FOUND);
+    struct merchant_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->ops->merchant_list(s, &rows, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    /* By creation time, then id in byte order. */
+    assert_string_equal(rows[0].merchant_id, "Zed");
+    assert_string_equal(rows[1].merchant_id, "alpha");
+    assert_string_equal(rows[2].merchant_id, "beta");
+    free(rows);
+}
+
+static struct api_key_row key(const char *merchant, const char *id, int64_t at)
+{
+    struct api_key_row k;
+    memset(&k, 0, sizeof k);
+    str_copy(k.merchant_id, sizeof k.merchant_id, merchant);
+    str_copy(k.key_id, sizeof k.key_id, id);
+    str_copy(k.service, sizeof k.service, "gateway");
+    str_copy(k.env, sizeof k.env, "sandbox");
+    str_copy(k.label, sizeof k.label, "test");
+    str_copy(k.secret_hash, sizeof k.secret_hash, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+    k.created_at = at;
+    return k;
+}
+
+static void api_keys(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    struct api_key_row k = key("ghost", "k000000000000001", 1);
+    assert_int_equal(s->ops->api_key_insert(s, &k), STORE_NOT_FOUND);
+    add_merchant(s, "m1", 1);
+    add_merchant(s, "m2", 1);
+    k = key("m1", "k000000000000002", 20);
+    assert_int_equal(s->ops->api_key_insert(s, &k), STORE_OK);
+    k = key("m1", "k000000000000001", 10);
+    assert_int_equal(s->ops->api_key_insert(s, &k), STORE_OK);
+    k = key("m2", "k000000000000001", 10); /* key ids are unique across merchants */
+    assert_int_equal(s->ops->api_key_insert(s, &k), STORE_EXISTS);
+
+    struct api_key_row got;
+    assert_int_equal(s->ops->api_key_get(s, "k000000000000001", &got), STORE_OK);
+    assert_string_equal(got.merchant_id, "m1");
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(s->ops->api_key_get(s, "k999999999999999", &got), STORE_NOT_FOUND);
+
+    struct api_key_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->ops->api_key_list(s, "m1", &rows, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0].key_id, "k000000000000001");
+    free(rows);
+    assert_int_equal(s->ops->api_key_list(s, "m2", &rows, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    free(rows);
+
+    assert_int_equal(s->ops->api_key_revoke(s, "m2", "k000000000000001", 50), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->api_key_revoke(s, "m1", "k000000000000001", 50), STORE_OK);
+    assert_int_equal(s->ops->api_key_revoke(s, "m1", "k000000000000001", 60), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->api_key_get(s, "k000000000000001", &got), STORE_OK);
+    assert_int_equal(got.revoked_at, 50);
+}
+
+static struct idem_in idem(const char *key, const char *hash, const char *body)
+{
+    struct idem_in i = {.key = key, .scope = "POST /api/payments", .request_hash = hash, .status = 201,
+                        .body = body, .created_at = 1000};
+    return i;
+}
+
+static void idempotency(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    add_merchant(s, "m2", 1);
+    struct payment_row p = payment("m1", "IDEM", 1000, "EUR", "credit_card", "success", 100);
+    struct idem_in in = idem("key-1", "hash-a", "{\"first\":true}");
+    struct idem_out out = {0, NULL};
+    assert_int_equal(s->ops->idem_get(s, "m1", &in, &out), STORE_OK);
+    assert_int_equal(s->gateway->payment_insert(s, &p, &in, &out), STORE_OK);
+
+    /* The same request again: the first answer, and no second payment. */
+    struct payment_row p2 = payment("m1", "IDEMSECOND", 1000, "EUR", "credit_card", "success", 100);
+    assert_int_equal(s->gateway->payment_insert(s, &p2, &in, &out), STORE_REPLAY);
+    assert_int_equal(out.status, 201);
+    assert_string_equal(out.body, "{\"first\":true}");
+    free(out.body);
+    out.body = NULL;
+    assert_int_equal(s->ops->idem_get(s, "m1", &in, &out), STORE_REPLAY);
+    assert_string_equal(out.body, "{\"first\":true}");
+    free(out.body);
+    out.body = NULL;
+    struct payment_row got;
+    assert_int_equal(s->gateway->payment_get(s, "m1", p2.payment_id, &got), STORE_NOT_FOUND);
+
+    /* The same key with another request. */
+    struct idem_in other = idem("key-1", "hash-b", "{}");
+    assert_int_equal(s->gateway->payment_insert(s, &p2, &other, &out), STORE_IDEM_MISMATCH);
+    assert_null(out.body);
+    assert_int_equal(s->ops->idem_get(s, "m1", &other, &out), STORE_IDEM_MISMATCH);
+
+    /* Keys belong to one merchant. */
+    struct payment_row p3 = payment("m2", "IDEM", 1000, "EUR", "credit_card", "success", 100);
+    assert_int_equal(s->gateway->payment_insert(s, &p3, &other, &out), STORE_OK);
+
+    /* A creation that fails remembers nothing. */
+    struct payment_row dup = payment("m1", "IDEM", 1000, "EUR", "credit_card", "success", 100);
+    struct idem_in fresh = idem("key-2", "hash-c", "{}");
+    assert_int_equal(s->gateway->payment_insert(s, &dup, &fresh, &out), STORE_EXISTS);
+    assert_int_equal(s->ops->idem_get(s, "m1", &fresh, &out), STORE_OK);
+
+    int64_t purged = -1;
+    assert_int_equal(s->ops->idem_purge(s, 999, &purged), STORE_OK);
+    assert_int_equal(purged, 0);
+    assert_int_equal(s->ops->idem_purge(s, 1001, &purged), STORE_OK);
+    assert_int_equal(purged, 2);
+    assert_int_equal(s->ops->idem_get(s, "m1", &in, &out), STORE_OK);
+}
+
+static void payments_and_filters(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    add_merchant(s, "m2", 1);
+    struct payment_row a = payment("m1", "PA", 1050, "EUR", "credit_card", "success", 1000);  /* 10.50 */
+    struct payment_row b = payment("m1", "PB", 500, "JPY", "mbway", "success", 2000);         /* 500 */
+    struct payment_row c = payment("m1", "PC", 2000, "EUR", "credit_card", "error", 3000);    /* 20.00 */
+    struct payment_row d = payment("m1", "PD", 12345, "KWD", "credit_card", "success", 4000); /* 12.345 */
+    struct payment_row e = payment("m2", "PE", 1050, "EUR", "credit_card", "success", 1000);
+    insert_payment(s, &a);
+    insert_payment(s, &b);
+    insert_payment(s, &c);
+    insert_payment(s, &d);
+    insert_payment(s, &e);
+    assert_int_equal(s->gateway->payment_insert(s, &a, NULL, NULL), STORE_EXISTS);
+    struct payment_row ghost = payment("ghost", "PG", 100, "EUR", "mbway", "success", 1);
+    assert_int_equal(s->gateway->payment_insert(s, &ghost, NULL, NULL), STORE_NOT_FOUND);
+
+    struct payment_row got;
+    assert_int_equal(s->gateway->payment_get(s, "m1", a.payment_id, &got), STORE_OK);
+    assert_int_equal(got.amount, 1050);
+    assert_string_equal(got.currency, "EUR");
+    assert_string_equal(got.card_name, "Zoë Ångström");
+    assert_string_equal(got.card_sealed, "v1:sealed-card-number");
+    assert_int_equal(got.settled, 0);
+    assert_int_equal(got.refunded, 0);
+    assert_string_equal(got.decline_code, "");
+    assert_int_equal(s->gateway->payment_get(s, "m1", c.payment_id, &got), STORE_OK);
+    assert_string_equal(got.decline_code, "insufficient_funds");
+    assert_string_equal(got.network_code, "51");
+    assert_int_equal(s->gateway->payment_get(s, "m1", b.payment_id, &got), STORE_OK);
+    assert_string_equal(got.phone, "+351912345678");
+    assert_string_equal(got.card_masked, "");
+    /* Merchants see only their own payments. */
+    assert_int_equal(s->gateway->payment_get(s, "m2", a.payment_id, &got), STORE_NOT_FOUND);
+
+    struct payment_filter f;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(list_count(s, "m1", f), 4);
+    assert_int_equal(list_count(s, "m2", f), 1);
+    f.payment_id = a.payment_id;
+    assert_int_equal(list_count(s, "m1", f), 1);
+    memset(&f, 0, sizeof f);
+    f.method = "mbway";
+    assert_int_equal(list_count(s, "m1", f), 1);
+    memset(&f, 0, sizeof f);
+    f.status = "success";
+    assert_int_equal(list_count(s, "m1", f), 3);
+    memset(&f, 0, sizeof f);
+    f.has_amount_gte = 1;
+    f.amount_gte = (struct money_scaled){10, 5000}; /* 10.50 and up, across currencies */
+    assert_int_equal(list_count(s, "m1", f), 4);
+    f.amount_gte = (struct money_scaled){10, 5001};
+    assert_int_equal(list_count(s, "m1", f), 3);
+    memset(&f, 0, sizeof f);
+    f.has_amount_lte = 1;
+    f.amount_lte = (struct money_scaled){12, 3450};
+    assert_int_equal(list_count(s, "m1", f), 2); /* 10.50 and 12.345 */
+    memset(&f, 0, sizeof f);
+    f.has_created_gte = f.has_created_lte = 1;
+    f.created_gte = 2000;
+    f.created_lte = 3000;
+    assert_int_equal(list_count(s, "m1", f), 2);
+
+    /* Newest first; the cursor is the last seq of a page. */
+    memset(&f, 0, sizeof f);
+    f.limit = 3;
+    struct payment_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->gateway->payment_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].payment_id, d.payment_id);
+    assert_string_equal(rows[2].payment_id, b.payment_id);
+    assert_true(rows[0].seq > rows[1].seq && rows[1].seq > rows[2].seq);
+    f.before_seq = rows[2].seq;
+    free(rows);
+    assert_int_equal(s->gateway->payment_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].payment_id, a.payment_id);
+    f.before_seq = rows[0].seq;
+    free(rows);
+    assert_int_equal(s->gateway->payment_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    free(rows);
+
+    /* Settlement filters see only settled payments. */
+    struct fee_schedule fees = {0, 0};
+    assert_int_equal(s->gateway->payment_settle_one(s, "m1", a.payment_id, 5000, -1, &fees, &got), STORE_OK);
+    memset(&f, 0, sizeof f);
+    f.has_settled_gte = 1;
+    f.settled_gte = 5000;
+    assert_int_equal(list_count(s, "m1", f), 1);
+    f.settled_gte = 5001;
+    assert_int_equal(list_count(s, "m1", f), 0);
+    memset(&f, 0, sizeof f);
+    f.has_settled_lte = 1;
+    f.settled_lte = 5000;
+    assert_int_equal(list_count(s, "m1", f), 1);
+}
+
+static void refunds_keep_to_the_balance(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    add_merchant(s, "m2", 1);
+    struct payment_row p = payment("m1", "RP", 1000, "EUR", "credit_card", "success", 100);
+    struct payment_row bad = payment("m1", "RBAD", 1000, "EUR", "credit_card", "error", 100);
+    insert_payment(s, &p);
+    insert_payment(s, &bad);
+    int64_t left = -1;
+    struct refund_row r1 = refund("m1", p.payment_id, "R1", 600, 200);
+    assert_int_equal(s->gateway->refund_insert(s, &r1, NULL, NULL, &left), STORE_OK);
+    assert_int_equal(left, 400);
+    struct refund_row r2 = refund("m1", p.payment_id, "R2", 401, 300);
+    assert_int_equal(s->gateway->refund_insert(s, &r2, NULL, NULL, &left), STORE_LIMIT);
+    assert_int_equal(left, 400);
+    r2.amount = 400;
+    assert_int_equal(s->gateway->refund_insert(s, &r2, NULL, NULL, &left), STORE_OK);
+    assert_int_equal(left, 0);
+    struct refund_row r3 = refund("m1", p.payment_id, "R3", 1, 400);
+    assert_int_equal(s->gateway->refund_insert(s, &r3, NULL, NULL, &left), STORE_LIMIT);
+    struct refund_row r4 = refund("m1", bad.payment_id, "R4", 1, 400);
+    assert_int_equal(s->gateway->refund_insert(s, &r4, NULL, NULL, &left), STORE_STATE);
+    struct refund_row r5 = refund("m2", p.payment_id, "R5", 1, 400); /* another merchant's payment */
+    assert_int_equal(s->gateway->refund_insert(s, &r5, NULL, NULL, &left), STORE_NOT_FOUND);
+
+    struct payment_row got;
+    assert_int_equal(s->gateway->payment_get(s, "m1", p.payment_id, &got), STORE_OK);
+    assert_int_equal(got.refunded, 1000);
+    struct refund_row rg;
+    assert_int_equal(s->gateway->refund_get(s, "m1", r1.refund_id, &rg), STORE_OK);
+    assert_int_equal(rg.amount, 600);
+    assert_string_equal(rg.currency, "EUR");
+    assert_string_equal(rg.payment_id, p.payment_id);
+    assert_int_equal(s->gateway->refund_get(s, "m2", r1.refund_id, &rg), STORE_NOT_FOUND);
+
+    struct refund_filter f = {.limit = 10};
+    struct refund_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->gateway->refund_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0].refund_id, r2.refund_id); /* newest first */
+    f.before_seq = rows[0].seq;
+    free(rows);
+    assert_int_equal(s->gateway->refund_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].refund_id, r1.refund_id);
+    free(rows);
+    f = (struct refund_filter){.refund_id = r2.refund_id, .payment_id = p.payment_id, .limit = 10};
+    assert_int_equal(s->gateway->refund_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    free(rows);
+    f = (struct refund_filter){.payment_id = bad.payment_id, .limit = 10};
+    assert_int_equal(s->gateway->refund_list(s, "m1", &f, &rows, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    free(rows);
+}
+
+enum { RACERS = 8, RACE_ROUNDS = 6 };
+
+struct racer {
+    store *s;
+    const char *payment_id;
+    int index, round;
+    const char *idem_key; /* NULL: each racer its own refund */
+    enum store_rc rc;
+    struct idem_out out;
+    pthread_barrier_t *start;
+};
+
+static void *race_refund(void *arg)
+{
+    struct racer *r = arg;
+    char tag[32];
+    snprintf(tag, sizeof tag, "RACE%dX%d", r->round, r->index);
+    struct refund_row ref = refund("m1", r->payment_id, tag, 300, 1000);
+    struct idem_in in = {.key = r->idem_key, .scope = "POST /api/refunds", .request_hash = "same", .status = 201,
+                         .body = "{\"refund\":1}", .created_at = 1000};
+    pthread_barrier_wait(r->start);
+    int64_t left;
+    r->rc = r->s->gateway->refund_insert(r->s, &ref, r->idem_key ? &in : NULL, &r->out, &left);
+    return NULL;
+}
+
+static void race(store *s, const char *payment_id, int round, const char *idem_key, struct racer *racers)
+{
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    pthread_t th[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (struct racer){.s = s, .payment_id = payment_id, .index = i, .round = round,
+                                   .idem_key = idem_key, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, race_refund, &racers[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+}
+
+static void racing_refunds_never_exceed_the_payment(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "RACEP%d", round);
+        struct payment_row p = payment("m1", tag, 1000, "EUR", "credit_card", "success", 100);
+        insert_payment(s, &p);
+        /* Eight refunds of 3.00 on 10.00: exactly three fit. */
+        struct racer racers[RACERS];
+        race(s, p.payment_id, round, NULL, racers);
+        int ok = 0, limit = 0;
+        for (int i = 0; i < RACERS; i++) {
+            ok += racers[i].rc == STORE_OK;
+            limit += racers[i].rc == STORE_LIMIT;
+        }
+        assert_int_equal(ok, 3);
+        assert_int_equal(limit, RACERS - 3);
+        struct payment_row got;
+        assert_int_equal(s->gateway->payment_get(s, "m1", p.payment_id, &got), STORE_OK);
+        assert_int_equal(got.refunded, 900);
+    }
+}
+
+static void racing_requests_with_one_key_make_one_refund(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    struct payment_row p = payment("m1", "KEYRACE", 100000, "EUR", "credit_card", "success", 100);
+    insert_payment(s, &p);
+    struct racer racers[RACERS];
+    race(s, p.payment_id, 0, "the-one-key", racers);
+    int ok = 0, replay = 0;
+    for (int i = 0; i < RACERS; i++) {
+        ok += racers[i].rc == STORE_OK;
+        if (racers[i].rc == STORE_REPLAY) {
+            replay++;
+            assert_string_equal(racers[i].out.body, "{\"refund\":1}");
+        }
+        free(racers[i].out.body);
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(replay, RACERS - 1);
+    struct payment_row got;
+    assert_int_equal(s->gateway->payment_get(s, "m1", p.payment_id, &got), STORE_OK);
+    assert_int_equal(got.refunded, 300);
+}
+
+static void settlement(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    add_merchant(s, "m2", 1);
+    struct payment_row a = payment("m1", "SA", 10000, "EUR", "credit_card", "success", 1000);
+    struct payment_row b = payment("m2", "SB", 2000, "EUR", "mbway", "success", 2000);
+    struct payment_row c = payment("m1", "SC", 3000, "EUR", "credit_card", "error", 1000);
+    struct payment_row late = payment("m1", "SL", 4000, "EUR", "credit_card", "success", 9000);
+    insert_payment(s, &a);
+    insert_payment(s, &b);
+    insert_payment(s, &c);
+    insert_payment(s, &late);
+    struct refund_row r = refund("m1", a.payment_id, "SR", 1000, 1500);
+    assert_int_equal(s->gateway->refund_insert(s, &r, NULL, NULL, NULL), STORE_OK);
+
+    struct fee_schedule fees = {25, 150}; /* 0.25 + 1.5% */
+    int64_t settled = -1;
+    assert_int_equal(s->gateway->settle_batch(s, 5000, &fees, &settled), STORE_OK);
+    assert_int_equal(settled, 2); /* a and b: not the declined one, not the later one */
+    struct payment_row got;
+    assert_int_equal(s->gateway->payment_get(s, "m1", a.payment_id, &got), STORE_OK);
+    assert_string_equal(got.status, "settled");
+    assert_int_equal(got.settled, 1);
+    assert_int_equal(got.settled_at, 5000);
+    assert_int_equal(got.settled_amount, 10000 - 1000 - (25 + 150));
+    assert_int_equal(s->gateway->payment_get(s, "m2", b.payment_id, &got), STORE_OK);
+    assert_int_equal(got.settled_amount, 2000 - (25 + 30));
+    assert_int_equal(s->gateway->payment_get(s, "m1", c.payment_id, &got), STORE_OK);
+    assert_string_equal(got.status, "error");
+
+    assert_int_equal(s->gateway->settle_batch(s, 6000, &fees, &settled), STORE_OK);
+    assert_int_equal(settled, 0); /* never twice */
+    /* A settled payment can still be refunded, but not settled again. */
+    struct refund_row r2 = refund("m1", a.payment_id, "SR2", 100, 6000);
+    assert_int_equal(s->gateway->refund_insert(s, &r2, NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(s->gateway->payment_settle_one(s, "m1", a.payment_id, 7000, 1, &fees, &got), STORE_STATE);
+    assert_string_equal(got.status, "settled");
+    assert_int_equal(s->gateway->payment_settle_one(s, "m1", late.payment_id, 9500, 3999, &fees, &got), STORE_OK);
+    assert_int_equal(got.settled_amount, 3999);
+    assert_int_equal(s->gateway->payment_settle_one(s, "m2", late.payment_id, 9500, 1, &fees, &got),
+                     STORE_NOT_FOUND);
+    assert_int_equal(s->gateway->payment_settle_one(s, "m1", c.payment_id, 9500, 1, &fees, &got), STORE_STATE);
+}
+
+struct node {
+    store *s;
+    pthread_barrier_t *start;
+    enum store_rc rc;
+    int64_t settled;
+};
+
+static void *settle_node(void *arg)
+{
+    struct node *n = arg;
+    pthread_barrier_wait(n->start);
+    n->rc = n->s->gateway->settle_batch(n->s, 100, NULL, &n->settled);
+    return NULL;
+}
+
+static void two_nodes_settle_each_payment_once(void **state)
+{
+    struct fixture *f = *state;
+    store *s = f->s;
+    add_merchant(s, "m1", 1);
+    enum { N = 2500 }; /* more than one settlement chunk */
+    for (int i = 0; i < N; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "BULK%d", i);
+        struct payment_row p = payment("m1", tag, 100 + i, "EUR", "mbway", "success", 10);
+        insert_payment(s, &p);
+    }
+    /* Two stores on one database, as two recoupd nodes: their batches run
+     * at once and between them settle every payment exactly once. */
+    store *other = open_store(f);
+    assert_non_null(other);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct node nodes[2] = {{.s = s, .start = &start}, {.s = other, .start = &start}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, settle_node, &nodes[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    store_close(other);
+    assert_int_equal(nodes[0].rc, STORE_OK);
+    assert_int_equal(nodes[1].rc, STORE_OK);
+    assert_int_equal(nodes[0].settled + nodes[1].settled, N);
+    struct payment_filter pf = {.status = "success", .limit = 10};
+    assert_int_equal(list_count(s, "m1", pf), 0);
+    int64_t settled = -1;
+    assert_int_equal(s->gateway->settle_batch(s, 200, NULL, &settled), STORE_OK);
+    assert_int_equal(settled, 0);
+}
+
+static void delete_rules(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    struct payment_row plain = payment("m1", "DPLAIN", 1000, "EUR", "credit_card", "success", 100);
+    struct payment_row declined = payment("m1", "DDECL", 1000, "EUR", "credit_card", "error", 100);
+    struct payment_row refunded = payment("m1", "DREF", 1000, "EUR", "credit_card", "success", 100);
+    struct payment_row settled = payment("m1", "DSET", 1000, "EUR", "credit_card", "success", 100);
+    insert_payment(s, &plain);
+    insert_payment(s, &declined);
+    insert_payment(s, &refunded);
+    insert_payment(s, &settled);
+    struct refund_row r = refund("m1", refunded.payment_id, "DR", 10, 200);
+    assert_int_equal(s->gateway->refund_insert(s, &r, NULL, NULL, NULL), STORE_OK);
+    struct payment_row got;
+    assert_int_equal(s->gateway->payment_settle_one(s, "m1", settled.payment_id, 300, -1, NULL, &got), STORE_OK);
+
+    assert_int_equal(s->gateway->payment_delete(s, "m2", plain.payment_id, &got), STORE_NOT_FOUND);
+    assert_int_equal(s->gateway->payment_delete(s, "m1", plain.payment_id, &got), STORE_OK);
+    assert_string_equal(got.payment_id, plain.payment_id); /* as it was */
+    assert_int_equal(s->gateway->payment_get(s, "m1", plain.payment_id, &got), STORE_NOT_FOUND);
+    assert_int_equal(s->gateway->payment_delete(s, "m1", plain.payment_id, &got), STORE_NOT_FOUND);
+    assert_int_equal(s->gateway->payment_delete(s, "m1", declined.payment_id, &got), STORE_OK);
+    assert_int_equal(s->gateway->payment_delete(s, "m1", refunded.payment_id, &got), STORE_STATE);
+    assert_int_equal(s->gateway->payment_delete(s, "m1", settled.payment_id, &got), STORE_STATE);
+    assert_int_equal(s->gateway->payment_get(s, "m1", refunded.payment_id, &got), STORE_OK);
+}
+
+static void payment_methods(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    add_merchant(s, "m2", 1);
+    struct payment_method_row pm;
+    memset(&pm, 0, sizeof pm);
+    str_copy(pm.merchant_id, sizeof pm.merchant_id, "m1");
+    str_copy(pm.payment_method_id, sizeof pm.payment_method_id, "pm_abcdefghijklmnopqrstuvwxyz012345");
+    str_copy(pm.type, sizeof pm.type, "card");
+    str_copy(pm.brand, sizeof pm.brand, "visa");
+    str_copy(pm.bin, sizeof pm.bin, "424242");
+    str_copy(pm.last4, sizeof pm.last4, "4242");
+    str_copy(pm.masked, sizeof pm.masked, "424242******4242");
+    str_copy(pm.name, sizeof pm.name, "Zoë");
+    str_copy(pm.exp_month, sizeof pm.exp_month, "01");
+    str_copy(pm.exp_year, sizeof pm.exp_year, "2030");
+    str_copy(pm.sealed, sizeof pm.sealed, "v1:sealed");
+    pm.created_at = 77;
+    struct idem_in in = idem("pm-key", "h1", "{\"pm\":1}");
+    in.scope = "POST /api/payment_methods";
+    struct idem_out out = {0, NULL};
+    assert_int_equal(s->gateway->payment_method_insert(s, &pm, &in, &out), STORE_OK);
+    assert_int_equal(s->gateway->payment_method_insert(s, &pm, &in, &out), STORE_REPLAY);
+    free(out.body);
+    assert_int_equal(s->gateway->payment_method_insert(s, &pm, NULL, NULL), STORE_EXISTS);
+    struct payment_method_row got;
+    assert_int_equal(s->gateway->payment_method_get(s, "m1", pm.payment_method_id, &got), STORE_OK);
+    assert_string_equal(got.name, "Zoë");
+    assert_int_equal(got.created_at, 77);
+    assert_int_equal(s->gateway->payment_method_get(s, "m2", pm.payment_method_id, &got), STORE_NOT_FOUND);
+    assert_int_equal(s->gateway->payment_method_delete(s, "m2", pm.payment_method_id), STORE_NOT_FOUND);
+    assert_int_equal(s->gateway->payment_method_delete(s, "m1", pm.payment_method_id), STORE_OK);
+    assert_int_equal(s->gateway->payment_method_delete(s, "m1", pm.payment_method_id), STORE_NOT_FOUND);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(migrations_apply_once),
+        T(merchants),
+        T(api_keys),
+        T(idempotency),
+        T(payments_and_filters),
+        T(refunds_keep_to_the_balance),
+        T(racing_refunds_never_exceed_the_payment),
+        T(racing_requests_with_one_key_make_one_refund),
+        T(settlement),
+        T(two_nodes_settle_each_payment_once),
+        T(delete_rules),
+        T(payment_methods),
+    };
+    return cmocka_run_group_tests_name(on_postgres() ? "store_postgres" : "store_sqlite", tests, NULL, NULL);
+}
