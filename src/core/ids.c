@@ -3,11 +3,30 @@
 #include <sodium.h>
 #include <string.h>
 
+/* Bytes are drawn in blocks, since each libsodium call is a getrandom(2)
+ * system call, and mapped to the alphabet by rejection: a byte at or above
+ * the largest multiple of the alphabet size is dropped, so every symbol
+ * stays equally likely (no modulo bias). */
 void id_random(char *out, size_t len, const char *alphabet)
 {
     uint32_t n = (uint32_t)strlen(alphabet);
-    for (size_t i = 0; i < len; i++)
-        out[i] = alphabet[randombytes_uniform(n)];
+    uint32_t limit = n > 0 && n <= 256 ? 256 - 256 % n : 0;
+    unsigned char block[256];
+    size_t used = sizeof block;
+    for (size_t i = 0; i < len;) {
+        if (limit == 0) {
+            out[i++] = alphabet[randombytes_uniform(n)];
+            continue;
+        }
+        if (used == sizeof block) {
+            randombytes_buf(block, sizeof block);
+            used = 0;
+        }
+        unsigned char b = block[used++];
+        if (b < limit)
+            out[i++] = alphabet[b % n];
+    }
+    sodium_memzero(block, sizeof block);
     out[len] = '\0';
 }
 
