@@ -460,6 +460,10 @@ int app_start(struct app *app, char *err, size_t errsz)
 {
     const char *addr = config_get(app->cfg, "listen_address");
     const char *admin = config_get(app->cfg, "admin_address");
+    if (app->serve_disputes && !(app->disputes_auth = disputes_auth_cache_new())) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
     if (app->run_api && app->serve_gateway) {
         app->mounts.payments[0] = (struct http_mount){"", gateway_payments_routes, gateway_payments_routes_count,
                                                       &gateway_family};
@@ -547,6 +551,8 @@ void app_stop(struct app *app)
 
 void app_close(struct app *app)
 {
+    disputes_auth_cache_free(app->disputes_auth);
+    app->disputes_auth = NULL;
     store_close(app->store);
     app->store = NULL;
     clock_free(app->clock);

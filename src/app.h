@@ -54,6 +54,7 @@ struct app {
     struct {
         int64_t last_purge_ms;
     } disputes_worker;
+    struct dsp_auth_cache *disputes_auth; /* recently verified Basic credentials */
     int serve_gateway, serve_recover, serve_disputes;
     int run_api, run_workers;
     int64_t shutdown_timeout_s;

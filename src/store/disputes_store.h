@@ -43,7 +43,7 @@ struct dsp_record_row {
     char merchant_id[ID_MAX];
     char environment[DSP_ENV_MAX];
     char record_id[DSP_RECORD_ID_MAX];
-    char content_hash[33]; /* identical records share it: replays are found by it */
+    char content_hash[33]; /* identical records share it (and so their id) */
     int64_t received_at;
     int64_t purchased_at;
     char customer_email[DSP_TEXT_MAX];
@@ -99,9 +99,9 @@ struct store_disputes_ops {
     /* Disabling keeps the data and refuses the merchant's credentials (403). */
     enum store_rc (*merchant_set_disabled)(store *s, const char *merchant_id, int disabled, int64_t now);
 
-    /* Inserts the record unless one with the same content hash exists in
-     * its merchant and environment: then STORE_REPLAY, and existing_id gets
-     * the stored record's id. */
+    /* Inserts the record unless one with the same id exists in its merchant
+     * and environment (ids derive from the content): then STORE_REPLAY, and
+     * existing_id gets the stored record's id. */
     enum store_rc (*record_insert)(store *s, const struct dsp_record_row *r, char existing_id[DSP_RECORD_ID_MAX]);
     enum store_rc (*record_get)(store *s, const char *merchant_id, const char *env, const char *record_id,
                                 struct dsp_record_row *out);
