@@ -277,9 +277,11 @@ static void ignore_notice(void *arg, const char *message)
 
 static PGconn *connect_db(const char *conninfo, char *err, size_t errsz)
 {
-    /* expand_dbname: conninfo may be a URL or a keyword string. */
-    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *const values[] = {conninfo, "recoupd", NULL};
+    /* expand_dbname: conninfo may be a URL or a keyword string. Keywords
+     * before it are defaults that it may override: without a connect
+     * timeout, an unreachable host would hold a request thread for minutes. */
+    const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+    const char *const values[] = {"10", conninfo, "recoupd", NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         char msg[512];
