@@ -412,5 +412,6 @@ int disputes_sandbox_section(struct app *app, cJSON *section, char *err, size_t 
     cJSON_AddStringToObject(section, "url", url);
     cJSON_AddStringToObject(section, "environment", "staging");
     sodium_memzero(password, sizeof password);
+    printf("sandbox Disputes username (staging): %s\n", row.username);
     return 0;
 }

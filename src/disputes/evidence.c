@@ -295,7 +295,8 @@ static enum store_rc ce3_section(struct app *app, http_req *req, const struct ce
                    p.min_prior, p.min_days, p.max_days, from, to, v.qualifying);
         size_t others = n - v.qualifying;
         if (others > 0) {
-            buf_printf(&msg, ". Of the other %zu earlier transactions on this credential:", others);
+            buf_printf(&msg, ". Of the %zu other earlier transaction%s on this credential:", others,
+                       others == 1 ? "" : "s");
             static const struct {
                 enum ce3_status s;
                 const char *what;
