@@ -109,10 +109,85 @@ static const struct pg_migration gateway_migrations[] = {
      ");"},
 };
 
+/* disputes-1 is SQLite's disputes-1 and disputes-2 together: the content
+ * hash index that SQLite's disputes-2 drops is never created here. */
+static const struct pg_migration disputes_migrations[] = {
+    {"disputes-1",
+     "CREATE TABLE dsp_credentials ("
+     "  merchant_id TEXT COLLATE \"C\" NOT NULL REFERENCES merchants(merchant_id),"
+     "  environment TEXT COLLATE \"C\" NOT NULL CHECK (environment IN ('staging', 'production')),"
+     "  username TEXT COLLATE \"C\" NOT NULL,"
+     "  secret_hash TEXT NOT NULL,"
+     "  label TEXT NOT NULL DEFAULT '',"
+     "  created_at BIGINT NOT NULL,"
+     "  revoked_at BIGINT,"
+     "  PRIMARY KEY (merchant_id, environment, username)"
+     ");"
+     "CREATE TABLE dsp_merchants ("
+     "  merchant_id TEXT COLLATE \"C\" PRIMARY KEY REFERENCES merchants(merchant_id),"
+     "  disabled_at BIGINT"
+     ");"
+     "CREATE TABLE dsp_records ("
+     "  merchant_id TEXT COLLATE \"C\" NOT NULL,"
+     "  environment TEXT COLLATE \"C\" NOT NULL,"
+     "  record_id TEXT COLLATE \"C\" NOT NULL,"
+     "  content_hash TEXT NOT NULL,"
+     "  received_at BIGINT NOT NULL,"
+     "  purchased_at BIGINT NOT NULL,"
+     "  customer_email TEXT NOT NULL,"
+     "  email_norm TEXT NOT NULL,"
+     "  ipv4_address TEXT NOT NULL,"
+     "  psp TEXT NOT NULL,"
+     "  customer_id TEXT,"
+     "  invoice_id TEXT,"
+     "  subscription_id TEXT,"
+     "  charge_id TEXT,"
+     "  transaction_id TEXT,"
+     "  network_transaction_id TEXT,"
+     "  user_agent TEXT,"
+     "  device_id TEXT,"
+     "  account_id TEXT,"
+     "  payment_credential TEXT,"
+     "  ship_line1 TEXT,"
+     "  ship_line2 TEXT,"
+     "  ship_city TEXT,"
+     "  ship_state TEXT,"
+     "  ship_postal_code TEXT,"
+     "  ship_country TEXT,"
+     "  shipping_norm TEXT,"
+     "  amount BIGINT,"
+     "  currency TEXT,"
+     "  product_description TEXT,"
+     "  disputed_at BIGINT,"
+     "  fraud_reported_at BIGINT,"
+     "  PRIMARY KEY (merchant_id, environment, record_id)"
+     ");"
+     "CREATE INDEX dsp_records_purchased ON dsp_records(merchant_id, environment, purchased_at);"
+     "CREATE INDEX dsp_records_credential ON dsp_records(merchant_id, environment, payment_credential, "
+     "  purchased_at) WHERE payment_credential IS NOT NULL;"
+     "CREATE INDEX dsp_records_invoice ON dsp_records(merchant_id, environment, invoice_id, purchased_at) "
+     "  WHERE invoice_id IS NOT NULL;"
+     "CREATE INDEX dsp_records_subscription ON dsp_records(merchant_id, environment, subscription_id, "
+     "  purchased_at) WHERE subscription_id IS NOT NULL;"
+     "CREATE INDEX dsp_records_charge ON dsp_records(merchant_id, environment, charge_id, purchased_at) "
+     "  WHERE charge_id IS NOT NULL;"
+     "CREATE INDEX dsp_records_transaction ON dsp_records(merchant_id, environment, transaction_id, "
+     "  purchased_at) WHERE transaction_id IS NOT NULL;"
+     "CREATE INDEX dsp_records_network_transaction ON dsp_records(merchant_id, environment, "
+     "  network_transaction_id, purchased_at) WHERE network_transaction_id IS NOT NULL;"
+     "CREATE INDEX dsp_records_email ON dsp_records(merchant_id, environment, email_norm, purchased_at);"
+     "CREATE INDEX dsp_records_ip ON dsp_records(merchant_id, environment, ipv4_address, purchased_at);"
+     "CREATE INDEX dsp_records_device ON dsp_records(merchant_id, environment, device_id, purchased_at) "
+     "  WHERE device_id IS NOT NULL;"
+     "CREATE INDEX dsp_records_account ON dsp_records(merchant_id, environment, account_id, purchased_at) "
+     "  WHERE account_id IS NOT NULL;"},
+};
+
 #define SET(list) {list, sizeof list / sizeof list[0]}
 /* Applied in this order: later domains may refer to earlier ones. */
 const struct pg_migration_set pg_migration_sets[] = {
     SET(core_migrations),
     SET(gateway_migrations),
+    SET(disputes_migrations),
 };
 const size_t pg_migration_sets_count = sizeof pg_migration_sets / sizeof pg_migration_sets[0];

@@ -927,5 +927,6 @@ store *pg_store_open(const struct store_options *opt, char *err, size_t errsz)
     s->ops.idem_purge = pg_idem_purge;
     s->base.ops = &s->ops;
     s->base.gateway = &pg_gateway_ops;
+    s->base.disputes = &pg_disputes_ops;
     return &s->base;
 }
