@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -15,6 +16,10 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "http/metrics.h"
+
+struct conn_ctx {
+    char *raw_path; /* the current request's path as sent, %-escapes intact */
+};
 
 struct http_listener {
     struct app *app;
@@ -163,6 +168,37 @@ static void generic_internal(http_req *req, http_resp *resp)
 
 /* ---- routing ---- */
 
+/* A path segment with %XX sequences decoded; NULL when it holds a bad
+ * escape or decodes to a NUL (which no id may contain). Routing works on
+ * the raw path, so an encoded '/' inside an id stays part of the id. */
+static char *percent_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            out[o++] = s[i];
+            continue;
+        }
+        if (len - i < 3 || !isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2])) {
+            free(out);
+            return NULL;
+        }
+        char hex[3] = {s[i + 1], s[i + 2], '\0'};
+        long v = strtol(hex, NULL, 16);
+        if (v == 0) {
+            free(out);
+            return NULL;
+        }
+        out[o++] = (char)v;
+        i += 2;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Matches path against pattern; {x} segments are captured into req. */
 static int route_match(const char *pattern, const char *path, http_req *req)
 {
@@ -176,7 +212,9 @@ static int route_match(const char *pattern, const char *path, http_req *req)
             size_t len = se ? (size_t)(se - s) : strlen(s);
             if (!pe || len == 0 || n >= HTTP_MAX_PARAMS)
                 goto fail;
-            captured[n] = strndup(s, len);
+            captured[n] = percent_decode(s, len);
+            if (!captured[n])
+                goto fail;
             n++;
             p = pe + 1;
             s += len;
@@ -220,7 +258,10 @@ static const struct route *route_find(const struct http_listener_spec *spec, con
     for (size_t mi = 0; mi < spec->nmounts; mi++) {
         const struct http_mount *mount = &spec->mounts[mi];
         size_t pl = strlen(mount->prefix);
-        if (strncmp(path, mount->prefix, pl) == 0 && (pl >= best_prefix || !req->family)) {
+        /* "/recover" belongs to the "/recover/" mount too. */
+        int under = strncmp(path, mount->prefix, pl) == 0 ||
+                    (pl > 1 && strlen(path) == pl - 1 && strncmp(path, mount->prefix, pl - 1) == 0);
+        if (under && (pl >= best_prefix || !req->family)) {
             best_prefix = pl;
             req->family = mount->family;
         }
@@ -493,7 +534,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             str_copy(req->request_id, sizeof req->request_id, rid);
         else
             id_random_prefixed(req->request_id, sizeof req->request_id, "req_", 24, ID_LOWER_ALNUM);
-        return on_first_call(l, conn, url, method, req);
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const struct conn_ctx *cc = info ? info->socket_context : NULL;
+        if (cc && cc->raw_path) {
+            req->raw_path = strdup(cc->raw_path);
+            if (req->raw_path)
+                req->url = req->raw_path;
+        }
+        return on_first_call(l, conn, req->url, method, req);
     }
     if (req->responded) {
         *upload_data_size = 0; /* an early answer was queued; the rest of the body is dropped */
@@ -542,6 +590,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     }
     cJSON_Delete(req->json);
     buf_free(&req->body);
+    free(req->raw_path);
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&l->active, 1);
@@ -554,12 +603,34 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
                               enum MHD_ConnectionNotificationCode toe)
 {
     (void)conn;
-    (void)socket_context;
     struct http_listener *l = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&l->connections, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        *socket_context = calloc(1, sizeof(struct conn_ctx));
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&l->connections, 1);
+        struct conn_ctx *cc = *socket_context;
+        if (cc)
+            free(cc->raw_path);
+        free(cc);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd hands handlers a decoded URL, in which "a%2Fb" and "a/b"
+ * look the same; routing needs the raw path. It is kept per connection
+ * (one request at a time on a connection), so a request that fails before
+ * reaching a handler leaves nothing to free. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_ctx *cc = info ? info->socket_context : NULL;
+    if (cc) {
+        free(cc->raw_path);
+        cc->raw_path = strndup(uri, strcspn(uri, "?#"));
+    }
+    return NULL;
 }
 
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
@@ -625,6 +696,7 @@ http_listener *http_listener_start(struct app *app, const struct http_listener_s
         /* Above our own limit (accept_policy), so that it never applies. */
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections + 64,
         MHD_OPTION_NOTIFY_CONNECTION, connection_notify, l,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, l,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)lim->max_header_bytes,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,

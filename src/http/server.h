@@ -85,7 +85,8 @@ struct http_req {
     const struct api_family *family; /* of the mount that serves the path */
     const struct route *route;
     const char *method;
-    const char *url;
+    const char *url;      /* the raw path (escapes intact), without the query */
+    char *raw_path;
     char *params[HTTP_MAX_PARAMS];
     int nparams;
     buf body;

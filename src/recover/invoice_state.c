@@ -81,6 +81,8 @@ void rc_decide_payment(struct rc_invoice *inv, const struct rc_txn *txns, size_t
             if (state[0] == '\0') {
                 str_copy(state, sizeof state, RC_STATE_PAID);
                 set_transition(out, state, "paid: transaction %.80s succeeded", t->transaction_id);
+                inv->has_closed = 1;
+                inv->closed_at = t->psp_created_at;
             } else if (open) {
                 int ours = strcmp(t->origin, "recover") == 0;
                 str_copy(state, sizeof state, ours ? RC_STATE_RECOVERED : RC_STATE_PAID_BY_MERCHANT);

@@ -141,7 +141,14 @@ static const char *check_timezone(const cJSON *v)
     if (stat("/usr/share/zoneinfo", &st) == 0) {
         char path[256];
         snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        /* Zone files start with the magic "TZif"; the database directory
+         * also holds other files (leapseconds, zone.tab). */
+        FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+        char magic[4] = {0};
+        size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
+        if (f)
+            fclose(f);
+        if (got != 4 || memcmp(magic, "TZif", 4) != 0)
             return "is not a known IANA time zone";
     }
     return NULL;

@@ -1,6 +1,7 @@
 #include "recover/validate.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,16 +251,19 @@ static void check_transaction(const cJSON *t, const char *path, verrs *e, struct
             verrs_add(e, fp, "is required when psp is worldpay");
         }
     }
-    /* The amount is checked against its currency's exponent. */
+    /* The amount is checked against its currency's exponent; without a
+     * usable currency, at least that it is a number at all. */
     const char *currency = jv_get_string(t, "currency");
     const cJSON *amount = jv_get(t, "amount");
     int64_t minor = 0;
-    if (amount && (cJSON_IsNumber(amount) || cJSON_IsString(amount)) && currency &&
-        currency_exponent(currency) >= 0) {
-        enum money_err me = money_parse_json(amount, currency_exponent(currency), &minor);
+    int exponent = currency ? currency_exponent(currency) : -1;
+    int amount_text = amount && (cJSON_IsNumber(amount) || (cJSON_IsString(amount) && *amount->valuestring));
+    if (amount_text) {
+        enum money_err me = money_parse_json(amount, exponent >= 0 ? exponent : 4, &minor);
         jv_path(fp, sizeof fp, path, "amount");
-        if (me != MONEY_OK)
-            verrs_add(e, fp, "%s (%s has %d decimals)", money_err_message(me), currency, currency_exponent(currency));
+        if (me == MONEY_NOT_A_NUMBER || me == MONEY_OUT_OF_RANGE || (exponent >= 0 && me != MONEY_OK))
+            verrs_add(e, fp, exponent >= 0 ? "%s (%s has %d decimals)" : "%s", money_err_message(me),
+                      currency ? currency : "", exponent);
         else if (minor < 0)
             verrs_add(e, fp, "must not be negative");
     }
@@ -452,7 +456,11 @@ void rc_payment_fingerprint(const cJSON *root, char out[65])
 
 void rc_pm_update_fingerprint(const cJSON *root, char out[65])
 {
-    char *text = cJSON_PrintUnformatted(root);
-    crypto_sha256_hex(text ? text : "", text ? strlen(text) : 0, out);
-    cJSON_free(text);
+    (void)root;
+    /* Applying an update twice changes nothing more than applying it once,
+     * while the same update can rightly come again later (an updater
+     * refreshing the same card), so updates are never taken for repeats. */
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, 65, raw, sizeof raw);
 }

@@ -24,10 +24,10 @@ void rc_payment_event_free(struct rc_payment_event *ev);
 
 int rc_parse_pm_update(const cJSON *root, struct rc_pm_update *up, verrs *e);
 
-/* The fingerprint that makes a re-sent event a duplicate: the kind and the
- * sorted transaction ids of a payment event (the same transaction sent
- * twice is one transaction), or the whole update for a payment-method
- * update. hex SHA-256. */
+/* The fingerprint that makes a re-sent event a duplicate: the sorted
+ * transaction ids of a payment event (the same transaction sent twice is
+ * one transaction), hex SHA-256. A payment-method update gets a fresh one:
+ * updates are idempotent in effect and never dropped as repeats. */
 void rc_payment_fingerprint(const cJSON *root, char out[65]);
 void rc_pm_update_fingerprint(const cJSON *root, char out[65]);
 

