@@ -26,6 +26,11 @@ void dsp_unprocessable(http_resp *resp, dsp_errs *e);
 /* 500 for a store failure (details are in the log). */
 void dsp_store_failed(http_resp *resp);
 
+/* now_ms less whole calendar months, at the same time of day; a day past
+ * the end of the shorter month becomes its last day (31 August less six
+ * months is 28 or 29 February). The retention cutoff. */
+int64_t dsp_months_before(int64_t now_ms, int64_t months);
+
 /* A record as the API shows it. */
 cJSON *dsp_record_json(const struct dsp_record_row *r);
 /* An instant as ISO-8601 UTC text. */

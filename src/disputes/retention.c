@@ -27,7 +27,7 @@ static unsigned month_days(int64_t y, unsigned m)
 
 /* now minus whole calendar months, at the same time of day; the 31st of a
  * month less one month is the last day of the shorter month. */
-static int64_t months_before(int64_t now_ms, int64_t months)
+int64_t dsp_months_before(int64_t now_ms, int64_t months)
 {
     int64_t day = now_ms >= 0 ? now_ms / DAY_MS : -((-now_ms + DAY_MS - 1) / DAY_MS);
     int64_t in_day = now_ms - day * DAY_MS;
@@ -43,7 +43,7 @@ static int64_t months_before(int64_t now_ms, int64_t months)
 
 int64_t disputes_purge_now(struct app *app, int64_t *cutoff_ms)
 {
-    int64_t cutoff = months_before(clock_now_ms(app->clock), app->disputes.retention_months);
+    int64_t cutoff = dsp_months_before(clock_now_ms(app->clock), app->disputes.retention_months);
     if (cutoff_ms)
         *cutoff_ms = cutoff;
     if (!app->store->disputes)
