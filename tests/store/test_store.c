@@ -224,6 +224,54 @@ static void migrations_apply_once(void **state)
     store_close(second);
 }
 
+struct opener {
+    struct fixture *f;
+    pthread_barrier_t *start;
+    store *s;
+};
+
+static void *open_node(void *arg)
+{
+    struct opener *o = arg;
+    pthread_barrier_wait(o->start);
+    o->s = open_store(o->f);
+    return NULL;
+}
+
+/* Nodes started together on a new database: the advisory lock lets one
+ * migrate while the others wait, and then find every migration applied. */
+static void nodes_starting_together_migrate_once(void **state)
+{
+    struct fixture *f = *state;
+    struct fixture fresh = *f;
+    static int counter;
+    snprintf(fresh.dbname, sizeof fresh.dbname, "recoup_nodes_%ld_%d", (long)getpid(), counter++);
+    char sql[160];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", fresh.dbname);
+    assert_int_equal(pg_admin(sql), 0);
+    cluster_conninfo(fresh.url, sizeof fresh.url, fresh.dbname);
+    enum { NODES = 4 };
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, NODES);
+    struct opener o[NODES];
+    pthread_t th[NODES];
+    for (int i = 0; i < NODES; i++) {
+        o[i] = (struct opener){.f = &fresh, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, open_node, &o[i]), 0);
+    }
+    for (int i = 0; i < NODES; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    int opened = 0;
+    for (int i = 0; i < NODES; i++) {
+        opened += o[i].s != NULL;
+        store_close(o[i].s);
+    }
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", fresh.dbname);
+    pg_admin(sql);
+    assert_int_equal(opened, NODES);
+}
+
 static void merchants(void **state)
 {
     store *s = ((struct fixture *)*state)->s;
@@ -781,6 +829,11 @@ int main(void)
         T(two_nodes_settle_each_payment_once),
         T(delete_rules),
         T(payment_methods),
+        /* Last, and on PostgreSQL only: SQLite is one node's store, and
+         * several processes migrating one new file at once is not a
+         * supported start. */
+        T(nodes_starting_together_migrate_once),
     };
-    return cmocka_run_group_tests_name(on_postgres() ? "store_postgres" : "store_sqlite", tests, NULL, NULL);
+    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 1);
+    return _cmocka_run_group_tests(on_postgres() ? "store_postgres" : "store_sqlite", tests, count, NULL, NULL);
 }

@@ -22,7 +22,7 @@ typedef struct pg_conn {
 /* Parameters of one statement, always sent as text and typed by the
  * server from the statement. Text values are referenced, not copied: they
  * must live until the statement has run. Numbers are kept inside. */
-#define PG_MAX_PARAMS 32
+#define PG_MAX_PARAMS 64
 struct pg_params {
     int n;
     const char *values[PG_MAX_PARAMS];
