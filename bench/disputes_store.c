@@ -77,8 +77,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s DB THREADS RECORDS\n", argv[0]);
         return 2;
     }
-    int threads = atoi(argv[2]) > 0 ? (int)strtol(argv[2], NULL, 10) : 1;
-    int records = (int)strtol(argv[3], NULL, 10);
+    int64_t threads = 0, records = 0;
+    if (str_to_i64(argv[2], &threads) != 0 || threads < 1 || threads > 1024 || str_to_i64(argv[3], &records) != 0 ||
+        records < threads || records > 100000000) {
+        fprintf(stderr, "THREADS must be 1 to 1024 and RECORDS at least THREADS\n");
+        return 2;
+    }
     crypto_init();
     char err[512];
     struct store_options opt = {.sqlite_path = argv[1], .commit_batch_max = 512};
@@ -91,25 +95,26 @@ int main(int argc, char **argv)
     str_copy(m.merchant_id, sizeof m.merchant_id, "sandbox");
     str_copy(m.name, sizeof m.name, "Sandbox merchant");
     s->ops->merchant_create(s, &m);
-    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-    struct worker *w = calloc((size_t)threads, sizeof *w);
+    int nthreads = (int)threads, total = (int)records;
+    pthread_t *tid = calloc((size_t)nthreads, sizeof *tid);
+    struct worker *w = calloc((size_t)nthreads, sizeof *w);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int t = 0; t < threads; t++) {
+    for (int t = 0; t < nthreads; t++) {
         w[t].s = s;
-        w[t].first = 1 + t * (records / threads);
-        w[t].count = records / threads;
+        w[t].first = 1 + t * (total / nthreads);
+        w[t].count = total / nthreads;
         pthread_create(&tid[t], NULL, run, &w[t]);
     }
     int failed = 0;
-    for (int t = 0; t < threads; t++) {
+    for (int t = 0; t < nthreads; t++) {
         pthread_join(tid[t], NULL);
         failed += w[t].failed;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    int done = (records / threads) * threads;
-    printf("STORE threads=%d records=%d failed=%d seconds=%.3f rate=%.0f\n", threads, done, failed, secs,
+    int done = (total / nthreads) * nthreads;
+    printf("STORE threads=%d records=%d failed=%d seconds=%.3f rate=%.0f\n", nthreads, done, failed, secs,
            done / secs);
     store_close(s);
     free(tid);
