@@ -50,7 +50,8 @@ static void *run(void *arg)
         r->purchased_at = now - (int64_t)((i * 104729LL) % 46656000) * 1000;
         snprintf(r->customer_email, sizeof r->customer_email, "customer%d@example.com", i % 200000);
         str_copy(r->email_norm, sizeof r->email_norm, r->customer_email);
-        snprintf(r->ipv4_address, sizeof r->ipv4_address, "10.%d.%d.%d", (i / 65536) % 256, (i / 256) % 256, i % 256);
+        unsigned u = (unsigned)i;
+        snprintf(r->ipv4_address, sizeof r->ipv4_address, "10.%u.%u.%u", (u / 65536) % 256, (u / 256) % 256, u % 256);
         str_copy(r->psp, sizeof r->psp, "stripe");
         snprintf(r->customer_id, sizeof r->customer_id, "cus_%d", i % 200000);
         snprintf(r->invoice_id, sizeof r->invoice_id, "in_s%d", i);
