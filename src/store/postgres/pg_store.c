@@ -928,5 +928,6 @@ store *pg_store_open(const struct store_options *opt, char *err, size_t errsz)
     s->base.ops = &s->ops;
     s->base.gateway = &pg_gateway_ops;
     s->base.disputes = &pg_disputes_ops;
+    s->base.recover = &pg_recover_ops;
     return &s->base;
 }

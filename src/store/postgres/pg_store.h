@@ -81,6 +81,7 @@ enum store_rc pg_idem_claim(pg_conn *c, const char *merchant_id, const struct id
 /* Operations of each domain, in pg_<domain>.c. */
 extern const struct store_gateway_ops pg_gateway_ops;
 extern const struct store_disputes_ops pg_disputes_ops;
+extern const struct store_recover_ops pg_recover_ops;
 
 /* Migrations: named "<domain>-<n>", applied once each, in list order. */
 struct pg_migration {
