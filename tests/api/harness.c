@@ -103,8 +103,7 @@ const char *server_store_args(const rserver *s)
     static char args[700];
     if (!s->pg_db[0])
         return "";
-    /* Recover has no PostgreSQL storage yet. */
-    snprintf(args, sizeof args, " --store=postgres '--database_url=%s' --services=gateway,disputes", s->pg_url);
+    snprintf(args, sizeof args, " --store=postgres '--database_url=%s'", s->pg_url);
     return args;
 }
 
@@ -137,8 +136,6 @@ static void spawn(rserver *s, const char *const *extra_args)
             snprintf(url, sizeof url, "--database_url=%s", s->pg_url);
             argv[n++] = "--store=postgres";
             argv[n++] = url;
-            /* Recover has no PostgreSQL storage yet. */
-            argv[n++] = "--services=gateway,disputes";
         }
         for (const char *const *a = extra_args; a && *a && n < 62; a++)
             argv[n++] = *a;

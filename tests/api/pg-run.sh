@@ -39,8 +39,6 @@ fi
 
 export RECOUP_STORE=postgres
 export RECOUP_DATABASE_URL="$ADMIN dbname=$DB"
-# Recover has no PostgreSQL storage yet.
-export RECOUP_SERVICES=gateway,disputes
 # Every recoupd of the script shares the database, so they share the key
 # that encrypts its card numbers, as the nodes of one deployment do.
 export RECOUP_CARD_KEY_FILE="$WORK/card.key"

@@ -5,12 +5,6 @@
 # shows. Prints TAP.
 set -u
 
-# Recover has no PostgreSQL storage yet: a PostgreSQL run has nothing to test.
-if [ "${RECOUP_TEST_STORE:-}" = postgres ]; then
-    echo "1..0 # SKIP Recover runs on SQLite only"
-    exit 0
-fi
-
 RECOUPD=${RECOUPD:-./build/recoupd}
 RECOUPCTL=${RECOUPCTL:-./build/recoupctl}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/recoup-rccli-XXXXXX")
