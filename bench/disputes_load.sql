@@ -14,11 +14,12 @@
 PRAGMA synchronous = OFF;
 PRAGMA cache_size = -262144;
 BEGIN;
-WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < @n)
-INSERT INTO dsp_records (merchant_id, environment, record_id, content_hash, received_at, purchased_at,
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < @n),
+    base(b) AS (SELECT COALESCE(MAX(seq), 0) FROM dsp_records)
+INSERT INTO dsp_records (seq, merchant_id, environment, record_id, content_hash, received_at, purchased_at,
     customer_email, email_norm, ipv4_address, psp, customer_id, invoice_id, charge_id, user_agent, device_id,
     account_id, payment_credential, amount, currency, product_description, disputed_at)
-SELECT 'sandbox', 'staging', printf('rec_bench%015d', i), printf('bench%027d', i), @now,
+SELECT b + i, 'sandbox', 'staging', printf('rec_bench%015d', i), printf('bench%027d', i), @now,
     @now - ((i * 104729) % 46656000) * 1000,
     'customer' || (i % 200000) || '@example.com', 'customer' || (i % 200000) || '@example.com',
     printf('%d.%d.%d.%d', 10 + (i % 250000) / 65536, ((i % 250000) / 256) % 256, (i % 250000) % 256, 1 + i % 7),
@@ -26,7 +27,7 @@ SELECT 'sandbox', 'staging', printf('rec_bench%015d', i), printf('bench%027d', i
     'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
     'dev_' || (i % 150000), 'acct_' || (i % 100000), 'card_fp_' || (i % 100000), 100 + i % 10000, 'EUR',
     'Monthly plan', CASE WHEN i % 50 = 0 THEN @now ELSE NULL END
-FROM seq;
+FROM n, base;
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 ANALYZE;

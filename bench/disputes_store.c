@@ -44,7 +44,12 @@ static void *run(void *arg)
         memset(r, 0, sizeof *r);
         str_copy(r->merchant_id, sizeof r->merchant_id, "sandbox");
         str_copy(r->environment, sizeof r->environment, "staging");
-        snprintf(r->record_id, sizeof r->record_id, "rec_store%015d", i);
+        /* Ids as the service makes them: uniformly spread, not ordered. */
+        uint64_t h = (uint64_t)i * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+        h *= 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 32;
+        snprintf(r->record_id, sizeof r->record_id, "rec_%016llx%08x", (unsigned long long)h, (unsigned)i);
         snprintf(r->content_hash, sizeof r->content_hash, "store%027d", i);
         r->received_at = now;
         r->purchased_at = now - (int64_t)((i * 104729LL) % 46656000) * 1000;

@@ -210,12 +210,16 @@ static enum store_rc record_insert_fn(sq_conn *c, void *arg)
     /* Insert-if-absent on the record id, which the service derives from
      * the content: the primary key decides, in the writer's transaction, so
      * two identical records sent at once still make one row. */
-    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO dsp_records(" REC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                                  "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-                                  "?26, ?27, ?28, ?29, ?30, ?31, ?32) "
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO dsp_records(seq, " REC_COLS ") VALUES (?33, ?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+                                  "?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32) "
                                   "ON CONFLICT(merchant_id, environment, record_id) DO NOTHING");
     if (!st)
         return STORE_ERROR;
+    int64_t seq = sq_next_seq(c, "dsp_records");
+    if (seq < 0)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 33, seq);
     int i = 1;
     sq_bind_text(st, i++, r->merchant_id);
     sq_bind_text(st, i++, r->environment);
@@ -409,8 +413,8 @@ static enum store_rc record_purge_fn(sq_conn *c, void *arg)
     struct record_purge_args *a = arg;
     /* Bounded chunks keep the single writer free for requests between them. */
     sqlite3_stmt *st = sq_stmt(c, "DELETE FROM dsp_records WHERE merchant_id = ?1 AND environment = ?2 AND "
-                                  "record_id IN (SELECT record_id FROM dsp_records WHERE merchant_id = ?1 AND "
-                                  "environment = ?2 AND purchased_at < ?3 LIMIT ?4)");
+                                  "seq IN (SELECT seq FROM dsp_records WHERE merchant_id = ?1 AND environment = ?2 AND "
+                                  "purchased_at < ?3 LIMIT ?4)");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->merchant_id);
