@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,6 +813,711 @@ static void payment_methods(void **state)
     assert_int_equal(s->gateway->payment_method_delete(s, "m1", pm.payment_method_id), STORE_NOT_FOUND);
 }
 
+/* ---- Recover ---- */
+
+static enum store_rc rc_append(store *s, const char *merchant, const char *env, const char *kind, const char *fp,
+                               const char *request_id, const char *payload, int64_t at, int *dup, char rid[72])
+{
+    struct rc_inbox_row ev;
+    memset(&ev, 0, sizeof ev);
+    str_copy(ev.merchant_id, sizeof ev.merchant_id, merchant);
+    str_copy(ev.env, sizeof ev.env, env);
+    str_copy(ev.kind, sizeof ev.kind, kind);
+    str_copy(ev.fingerprint, sizeof ev.fingerprint, fp);
+    str_copy(ev.request_id, sizeof ev.request_id, request_id);
+    ev.payload = (char *)payload;
+    ev.received_at = at;
+    return s->recover->inbox_append(s, &ev, dup, rid);
+}
+
+static void rc_rows_free(struct rc_inbox_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].payload);
+    free(rows);
+}
+
+static int64_t rc_backlog(store *s)
+{
+    int64_t n = -1;
+    assert_int_equal(s->recover->inbox_backlog(s, &n), STORE_OK);
+    return n;
+}
+
+static void recover_settings(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m1", 1);
+    struct rc_settings in, out;
+    assert_int_equal(s->recover->settings_get(s, "m1", &out), STORE_NOT_FOUND);
+    memset(&in, 0, sizeof in);
+    str_copy(in.merchant_id, sizeof in.merchant_id, "ghost");
+    in.dunning_days = 30;
+    in.max_retries = 8;
+    str_copy(in.timezone, sizeof in.timezone, "UTC");
+    str_copy(in.integration, sizeof in.integration, "psp");
+    str_copy(in.merchant_auth, sizeof in.merchant_auth, "none");
+    in.updated_at = 10;
+    assert_int_equal(s->recover->settings_put(s, &in), STORE_NOT_FOUND); /* no such merchant */
+    str_copy(in.merchant_id, sizeof in.merchant_id, "m1");
+    str_copy(in.retry_status_url, sizeof in.retry_status_url, "https://billing.example.com/recoup");
+    str_copy(in.merchant_auth, sizeof in.merchant_auth, "basic");
+    str_copy(in.merchant_auth_username, sizeof in.merchant_auth_username, "Zoë");
+    str_copy(in.merchant_auth_secret, sizeof in.merchant_auth_secret, "v1:sealed-secret");
+    str_copy(in.webhook_secret, sizeof in.webhook_secret, "v1:sealed-webhook");
+    in.end_of_dunning_enabled = 1;
+    assert_int_equal(s->recover->settings_put(s, &in), STORE_OK);
+    assert_int_equal(s->recover->settings_get(s, "m1", &out), STORE_OK);
+    assert_string_equal(out.merchant_id, "m1");
+    assert_int_equal(out.dunning_days, 30);
+    assert_string_equal(out.retry_status_url, "https://billing.example.com/recoup");
+    assert_string_equal(out.retry_results_url, "");
+    assert_string_equal(out.merchant_auth_username, "Zoë");
+    assert_string_equal(out.webhook_secret, "v1:sealed-webhook");
+    assert_int_equal(out.end_of_dunning_enabled, 1);
+    /* A second put replaces every field; an empty value reads back empty. */
+    in.dunning_days = 21;
+    in.retry_status_url[0] = '\0';
+    str_copy(in.timezone, sizeof in.timezone, "Europe/Lisbon");
+    in.updated_at = 20;
+    assert_int_equal(s->recover->settings_put(s, &in), STORE_OK);
+    assert_int_equal(s->recover->settings_get(s, "m1", &out), STORE_OK);
+    assert_int_equal(out.dunning_days, 21);
+    assert_string_equal(out.retry_status_url, "");
+    assert_string_equal(out.timezone, "Europe/Lisbon");
+    assert_int_equal(out.updated_at, 20);
+}
+
+enum { APPENDERS = 8 };
+
+struct appender {
+    store *s;
+    int index;
+    pthread_barrier_t *start;
+    enum store_rc rc;
+    int dup;
+    char rid[72];
+};
+
+static void *append_same_event(void *arg)
+{
+    struct appender *a = arg;
+    char request_id[72];
+    snprintf(request_id, sizeof request_id, "req-race-%d", a->index);
+    pthread_barrier_wait(a->start);
+    a->rc = rc_append(a->s, "m1", "sandbox", "payment", "fp-race", request_id, "{\"race\":true}", 500, &a->dup,
+                      a->rid);
+    return NULL;
+}
+
+static void recover_inbox_duplicates(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    int dup = -1;
+    char rid[72];
+    assert_int_equal(rc_append(s, "m1", "sandbox", "payment", "fp-1", "req-1", "{}", 100, &dup, rid), STORE_OK);
+    assert_int_equal(dup, 0);
+    assert_string_equal(rid, "req-1");
+    /* The same event again: nothing stored, the first request id. */
+    assert_int_equal(rc_append(s, "m1", "sandbox", "payment", "fp-1", "req-2", "{}", 200, &dup, rid), STORE_OK);
+    assert_int_equal(dup, 1);
+    assert_string_equal(rid, "req-1");
+    /* Another kind, environment or merchant is another event. */
+    assert_int_equal(rc_append(s, "m1", "sandbox", "payment_method_update", "fp-1", "req-3", "{}", 300, &dup, rid),
+                     STORE_OK);
+    assert_int_equal(dup, 0);
+    assert_int_equal(rc_append(s, "m1", "production", "payment", "fp-1", "req-4", "{}", 300, &dup, rid), STORE_OK);
+    assert_int_equal(dup, 0);
+    assert_int_equal(rc_append(s, "m2", "sandbox", "payment", "fp-1", "req-5", "{}", 300, &dup, rid), STORE_OK);
+    assert_int_equal(dup, 0);
+    assert_string_equal(rid, "req-5");
+    assert_int_equal(rc_backlog(s), 4);
+
+    /* One event sent by several clients at once is stored once, and every
+     * answer names the request id of the one stored. */
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, APPENDERS);
+    struct appender a[APPENDERS];
+    pthread_t th[APPENDERS];
+    for (int i = 0; i < APPENDERS; i++) {
+        a[i] = (struct appender){.s = s, .index = i, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, append_same_event, &a[i]), 0);
+    }
+    for (int i = 0; i < APPENDERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    int stored = 0;
+    const char *first = NULL;
+    for (int i = 0; i < APPENDERS; i++) {
+        assert_int_equal(a[i].rc, STORE_OK);
+        if (!a[i].dup) {
+            stored++;
+            first = a[i].rid;
+        }
+    }
+    assert_int_equal(stored, 1);
+    for (int i = 0; i < APPENDERS; i++)
+        assert_string_equal(a[i].rid, first);
+    assert_int_equal(rc_backlog(s), 5);
+}
+
+static void recover_inbox_pending_order(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    /* Payloads come back byte for byte, whitespace and key order included. */
+    static const char *const payloads[] = {
+        "{\"b\": 1,  \"a\": [1, 2]}", "{\"name\":\"Zoë Ångström\"}", "{}", "{\"x\":\"\\u00e9\\n\"}",
+        "{ \"z\" : null }",           "[1,2,3]",
+    };
+    static const char *const merchants[] = {"m2", "m1", "m2", "m1", "m1", "m2"};
+    static const char *const envs[] = {"sandbox", "production", "sandbox", "sandbox", "production", "production"};
+    enum { N = 6 };
+    for (int i = 0; i < N; i++) {
+        char fp[16], rid[72];
+        snprintf(fp, sizeof fp, "fp-%d", i);
+        snprintf(rid, sizeof rid, "req-%d", i);
+        int dup;
+        char out[72];
+        assert_int_equal(rc_append(s, merchants[i], envs[i], i % 2 ? "payment_method_update" : "payment", fp, rid,
+                                   payloads[i], 1000 + i, &dup, out),
+                         STORE_OK);
+    }
+    struct rc_inbox_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->inbox_pending(s, 100, &rows, &n), STORE_OK);
+    assert_int_equal(n, N);
+    for (int i = 0; i < N; i++) {
+        char fp[16];
+        snprintf(fp, sizeof fp, "fp-%d", i);
+        assert_string_equal(rows[i].fingerprint, fp); /* oldest first, across merchants */
+        assert_string_equal(rows[i].merchant_id, merchants[i]);
+        assert_string_equal(rows[i].env, envs[i]);
+        assert_string_equal(rows[i].kind, i % 2 ? "payment_method_update" : "payment");
+        assert_string_equal(rows[i].payload, payloads[i]);
+        assert_int_equal(rows[i].received_at, 1000 + i);
+        if (i > 0)
+            assert_true(rows[i].seq > rows[i - 1].seq);
+    }
+    rc_rows_free(rows, n);
+    assert_int_equal(s->recover->inbox_pending(s, 2, &rows, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[1].fingerprint, "fp-1");
+
+    /* Events that cannot be applied leave the queue as rejected items of
+     * a batch; applying the same items again changes nothing. */
+    struct rc_apply_item items[2];
+    for (int round = 0; round < 2; round++) {
+        memset(items, 0, sizeof items);
+        for (int i = 0; i < 2; i++) {
+            items[i].rejected = &rows[i];
+            items[i].reject_reason = "does not parse";
+        }
+        assert_int_equal(s->recover->apply_events(s, items, 2), STORE_OK);
+        assert_int_equal(items[0].rc, STORE_OK);
+        assert_int_equal(items[1].rc, STORE_OK);
+        assert_int_equal(rc_backlog(s), N - 2);
+    }
+    rc_rows_free(rows, n);
+    assert_int_equal(s->recover->inbox_pending(s, 100, &rows, &n), STORE_OK);
+    assert_int_equal(n, N - 2);
+    assert_string_equal(rows[0].fingerprint, "fp-2");
+    rc_rows_free(rows, n);
+}
+
+/* One event of a Recover scenario: a payment event with one transaction,
+ * or a payment-method update (txn then names the new method). */
+struct rc_case {
+    int pm;
+    char customer[32], invoice[32], txn[32], outcome[24], reason[24];
+    int success;
+    int64_t amount;
+    const char *custom, *raw;
+};
+
+/* The decisions the store calls, simplified so that every payment event
+ * leaves a history entry naming its transaction, and whether the store
+ * found it new: the history then shows which events were applied, how
+ * often and in which order. */
+static void trace_decide(struct rc_invoice *inv, const struct rc_txn *txns, size_t ntxns, int64_t now,
+                         struct rc_transition *out)
+{
+    (void)now;
+    memset(out, 0, sizeof *out);
+    if (ntxns == 0)
+        return;
+    const struct rc_txn *t = &txns[0];
+    const char *to = "pending";
+    if (!t->is_new) {
+        to = inv->exists ? inv->state : "pending";
+    } else if (t->success) {
+        to = "paid";
+        inv->has_closed = 1;
+        inv->closed_at = t->psp_created_at;
+    } else {
+        inv->failed_attempts++;
+        inv->amount_due = t->amount;
+        if (!inv->has_dunning_started) {
+            inv->has_dunning_started = 1;
+            inv->dunning_started_at = t->psp_created_at;
+        }
+        if (strcmp(t->raw_response_message, "expired_card") == 0)
+            to = "awaiting_payment_method";
+    }
+    str_copy(inv->currency, sizeof inv->currency, t->currency);
+    out->changed = 1;
+    str_copy(out->to_state, sizeof out->to_state, to);
+    snprintf(out->reason, sizeof out->reason, "%.64s %s", t->transaction_id, t->is_new ? "new" : "known");
+}
+
+static void trace_pm_decide(struct rc_invoice *inv, const char *reason, int64_t now, struct rc_transition *out)
+{
+    (void)now;
+    memset(out, 0, sizeof *out);
+    if (strcmp(inv->state, "awaiting_payment_method") != 0)
+        return;
+    out->changed = 1;
+    str_copy(out->to_state, sizeof out->to_state, "pending");
+    snprintf(out->reason, sizeof out->reason, "pm %.64s", reason);
+}
+
+struct rc_built {
+    struct rc_payment_event pay;
+    struct rc_pm_update up;
+    struct rc_txn txn;
+};
+
+static void rc_build(struct rc_built *b, struct rc_apply_item *item, const char *merchant, const char *env,
+                     const struct rc_case *c, int64_t seq, int64_t at)
+{
+    memset(b, 0, sizeof *b);
+    memset(item, 0, sizeof *item);
+    if (c->pm) {
+        struct rc_pm_update *up = &b->up;
+        up->merchant_id = merchant;
+        up->env = env;
+        up->inbox_seq = seq;
+        up->received_at = at;
+        str_copy(up->customer_id, sizeof up->customer_id, c->customer);
+        str_copy(up->payment_method_id, sizeof up->payment_method_id, c->txn);
+        str_copy(up->reason, sizeof up->reason, c->reason);
+        up->decide = trace_pm_decide;
+        item->pm_update = up;
+        return;
+    }
+    struct rc_payment_event *ev = &b->pay;
+    ev->merchant_id = merchant;
+    ev->env = env;
+    ev->inbox_seq = seq;
+    ev->received_at = at;
+    str_copy(ev->customer.customer_id, sizeof ev->customer.customer_id, c->customer);
+    str_copy(ev->customer.psp_id, sizeof ev->customer.psp_id, "cus_psp");
+    snprintf(ev->subscription.subscription_id, sizeof ev->subscription.subscription_id, "sub_%s", c->customer);
+    ev->subscription.start_date = 1;
+    ev->subscription.discounted = -1;
+    str_copy(ev->invoice_id, sizeof ev->invoice_id, c->invoice);
+    ev->invoice_created_at = at;
+    ev->custom = (char *)c->custom;
+    struct rc_txn *t = &b->txn;
+    str_copy(t->transaction_id, sizeof t->transaction_id, c->txn);
+    snprintf(t->psp_transaction_id, sizeof t->psp_transaction_id, "ch_%s", c->txn);
+    str_copy(t->psp, sizeof t->psp, "stripe");
+    str_copy(t->acquirer_country, sizeof t->acquirer_country, "US");
+    t->amount = c->amount;
+    str_copy(t->currency, sizeof t->currency, "EUR");
+    str_copy(t->funding_source, sizeof t->funding_source, "credit");
+    snprintf(t->payment_method_id, sizeof t->payment_method_id, "pm_%s", c->customer);
+    t->psp_created_at = at;
+    str_copy(t->scheme, sizeof t->scheme, "visa");
+    t->success = c->success;
+    str_copy(t->raw_response_message, sizeof t->raw_response_message, c->outcome[0] ? c->outcome : "approved");
+    str_copy(t->origin, sizeof t->origin, "merchant");
+    t->raw = (char *)c->raw;
+    ev->txns = t;
+    ev->ntxns = 1;
+    ev->decide = trace_decide;
+    item->payment = ev;
+}
+
+/* Appends cases[i] as event "ev<i>", received at base_at + i. */
+static void rc_append_cases(store *s, const char *merchant, const char *env, const struct rc_case *cases, size_t n,
+                            int64_t base_at)
+{
+    for (size_t i = 0; i < n; i++) {
+        char fp[24], rid[72], out[72];
+        snprintf(fp, sizeof fp, "ev%zu", i);
+        snprintf(rid, sizeof rid, "req-%s-%zu", env, i);
+        int dup = -1;
+        assert_int_equal(rc_append(s, merchant, env, cases[i].pm ? "payment_method_update" : "payment", fp, rid,
+                                   "{}", base_at + (int64_t)i, &dup, out),
+                         STORE_OK);
+        assert_int_equal(dup, 0);
+    }
+}
+
+/* An inbox worker in miniature: pending events in batches, built from the
+ * scenario (found by fingerprint), applied; until none is left. Counts
+ * instead of asserting, so that it can run on a thread of its own. */
+struct applier {
+    store *s;
+    const struct rc_case *cases;
+    size_t ncases;
+    int batch;
+    pthread_barrier_t *start;
+    int failures;
+    int batches;
+};
+
+static void *run_applier(void *arg)
+{
+    struct applier *a = arg;
+    if (a->start)
+        pthread_barrier_wait(a->start);
+    for (int round = 0; round < 10000; round++) {
+        struct rc_inbox_row *rows = NULL;
+        size_t n = 0;
+        if (a->s->recover->inbox_pending(a->s, a->batch, &rows, &n) != STORE_OK) {
+            a->failures++;
+            break;
+        }
+        if (n == 0) {
+            free(rows);
+            break;
+        }
+        struct rc_built *built = calloc(n, sizeof *built);
+        struct rc_apply_item *items = calloc(n, sizeof *items);
+        if (!built || !items) {
+            a->failures++;
+            free(built);
+            free(items);
+            rc_rows_free(rows, n);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int64_t k = -1;
+            if (str_to_i64(rows[i].fingerprint + 2, &k) != 0 || k < 0 || (size_t)k >= a->ncases) {
+                a->failures++;
+                k = 0;
+            }
+            rc_build(&built[i], &items[i], rows[i].merchant_id, rows[i].env, &a->cases[k], rows[i].seq,
+                     rows[i].received_at);
+        }
+        a->s->recover->apply_events(a->s, items, n);
+        for (size_t i = 0; i < n; i++)
+            a->failures += items[i].rc != STORE_OK;
+        a->batches++;
+        free(built);
+        free(items);
+        rc_rows_free(rows, n);
+    }
+    return NULL;
+}
+
+static void rc_apply_all(store *s, const struct rc_case *cases, size_t n)
+{
+    struct applier a = {.s = s, .cases = cases, .ncases = n, .batch = 64};
+    run_applier(&a);
+    assert_int_equal(a.failures, 0);
+}
+
+/* The invoice, its transactions and its history as one line, to compare. */
+static void rc_describe(store *s, const char *merchant, const char *env, const char *invoice, buf *out)
+{
+    struct rc_invoice inv;
+    struct rc_txn *txns = NULL;
+    struct rc_invoice_event *events = NULL;
+    size_t ntxns = 0, nevents = 0;
+    assert_int_equal(s->recover->invoice_get(s, merchant, env, invoice, &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_OK);
+    buf_printf(out, "%s state=%s reason=%s customer=%s sub=%s created=%lld due=%lld %s failed=%lld dunning=%d:%lld "
+               "closed=%d:%lld custom=%s txns:",
+               inv.invoice_id, inv.state, inv.state_reason, inv.customer_id, inv.subscription_id,
+               (long long)inv.created_at, (long long)inv.amount_due, inv.currency, (long long)inv.failed_attempts,
+               inv.has_dunning_started, (long long)inv.dunning_started_at, inv.has_closed, (long long)inv.closed_at,
+               inv.custom ? inv.custom : "null");
+    for (size_t i = 0; i < ntxns; i++)
+        buf_printf(out, " %s/%d/%lld", txns[i].transaction_id, txns[i].success, (long long)txns[i].amount);
+    buf_printf(out, " history:");
+    for (size_t i = 0; i < nevents; i++)
+        buf_printf(out, " [%s>%s %s @%lld]", events[i].from_state, events[i].to_state, events[i].reason,
+                   (long long)events[i].at);
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    free(events);
+}
+
+static void recover_apply_and_invoice_get(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    static const struct rc_case cases[] = {
+        {.customer = "cus_1", .invoice = "inv/A", .txn = "t1", .outcome = "expired_card", .amount = 1223,
+         .custom = "{\"plan\": \"pro\",  \"seats\":3}",
+         .raw = "{\"id\":\"t1\",\"amount\":12.23, \"enhanced_data\":{\"level_2\":{}}}"},
+        {.customer = "cus_1", .invoice = "inv/B", .txn = "t2", .outcome = "insufficient_funds", .amount = 500},
+        {.pm = 1, .customer = "cus_1", .txn = "pm_new", .reason = "customer_updated"},
+        {.customer = "cus_1", .invoice = "inv/A", .txn = "t4", .success = 1, .amount = 1223},
+        {.customer = "cus_2", .invoice = "inv/D", .txn = "t5", .outcome = "expired_card", .amount = 900},
+        {.pm = 1, .customer = "cus_2", .txn = "pm_gone", .reason = "expired"},
+        {.customer = "cus_1", .invoice = "inv/E", .txn = "t2", .outcome = "insufficient_funds", .amount = 500},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    rc_append_cases(s, "m1", "sandbox", cases, N, 1000);
+    assert_int_equal(rc_backlog(s), N);
+
+    /* One batch, as the worker applies it. */
+    struct rc_inbox_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->inbox_pending(s, 100, &rows, &n), STORE_OK);
+    assert_int_equal(n, N);
+    struct rc_built built[N];
+    struct rc_apply_item items[N];
+    for (size_t i = 0; i < N; i++)
+        rc_build(&built[i], &items[i], "m1", "sandbox", &cases[i], rows[i].seq, rows[i].received_at);
+    assert_int_equal(s->recover->apply_events(s, items, N), STORE_OK);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(items[i].rc, STORE_OK);
+    assert_int_equal(rc_backlog(s), 0);
+    assert_true(built[0].txn.is_new);
+    assert_false(built[6].txn.is_new); /* t2 was received before, with inv/B */
+
+    struct rc_invoice inv;
+    struct rc_txn *txns = NULL;
+    struct rc_invoice_event *events = NULL;
+    size_t ntxns = 0, nevents = 0;
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", "inv/A", &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_OK);
+    assert_string_equal(inv.state, "paid");
+    assert_string_equal(inv.customer_id, "cus_1");
+    assert_string_equal(inv.subscription_id, "sub_cus_1");
+    assert_int_equal(inv.created_at, 1000);
+    assert_int_equal(inv.failed_attempts, 1);
+    assert_int_equal(inv.amount_due, 1223);
+    assert_string_equal(inv.currency, "EUR");
+    assert_true(inv.has_dunning_started);
+    assert_int_equal(inv.dunning_started_at, 1000);
+    assert_true(inv.has_closed);
+    assert_int_equal(inv.closed_at, 1003);
+    assert_string_equal(inv.custom, "{\"plan\": \"pro\",  \"seats\":3}"); /* as given */
+    assert_int_equal(ntxns, 2);
+    assert_string_equal(txns[0].transaction_id, "t1"); /* oldest first */
+    assert_string_equal(txns[0].raw, "{\"id\":\"t1\",\"amount\":12.23, \"enhanced_data\":{\"level_2\":{}}}");
+    assert_string_equal(txns[0].raw_response_message, "expired_card");
+    assert_string_equal(txns[0].psp_transaction_id, "ch_t1");
+    assert_string_equal(txns[0].origin, "merchant");
+    assert_false(txns[0].success);
+    assert_string_equal(txns[1].transaction_id, "t4");
+    assert_true(txns[1].success);
+    assert_null(txns[1].raw);
+    /* The payment-method update moved the waiting invoice to pending. */
+    assert_int_equal(nevents, 3);
+    assert_string_equal(events[0].from_state, "");
+    assert_string_equal(events[0].to_state, "awaiting_payment_method");
+    assert_string_equal(events[1].from_state, "awaiting_payment_method");
+    assert_string_equal(events[1].to_state, "pending");
+    assert_string_equal(events[1].reason, "pm customer_updated");
+    assert_int_equal(events[1].at, 1002);
+    assert_string_equal(events[2].to_state, "paid");
+    assert_string_equal(events[2].reason, "t4 new");
+    assert_true(events[0].seq < events[1].seq && events[1].seq < events[2].seq);
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    free(events);
+
+    /* inv/B was pending, not waiting: the update left it alone. */
+    buf d;
+    buf_init(&d);
+    rc_describe(s, "m1", "sandbox", "inv/B", &d);
+    assert_non_null(strstr(buf_cstr(&d), "state=pending reason=t2 new"));
+    assert_null(strstr(buf_cstr(&d), "pm customer_updated"));
+    buf_free(&d);
+    /* An expiry marks the method; the invoice keeps waiting. */
+    buf_init(&d);
+    rc_describe(s, "m1", "sandbox", "inv/D", &d);
+    assert_non_null(strstr(buf_cstr(&d), "state=awaiting_payment_method"));
+    buf_free(&d);
+    /* A transaction received before, under another invoice, is not new. */
+    buf_init(&d);
+    rc_describe(s, "m1", "sandbox", "inv/E", &d);
+    assert_non_null(strstr(buf_cstr(&d), "reason=t2 known"));
+    assert_non_null(strstr(buf_cstr(&d), "txns: history:")); /* t2 stays with inv/B */
+    buf_free(&d);
+
+    /* The batch again, as after a crash between commit and acknowledgement
+     * of the batch: every event is skipped, nothing changes. */
+    buf before;
+    buf_init(&before);
+    rc_describe(s, "m1", "sandbox", "inv/A", &before);
+    for (size_t i = 0; i < N; i++)
+        rc_build(&built[i], &items[i], "m1", "sandbox", &cases[i], rows[i].seq, rows[i].received_at);
+    assert_int_equal(s->recover->apply_events(s, items, N), STORE_OK);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(items[i].rc, STORE_OK);
+    buf after;
+    buf_init(&after);
+    rc_describe(s, "m1", "sandbox", "inv/A", &after);
+    assert_string_equal(buf_cstr(&after), buf_cstr(&before));
+    buf_free(&before);
+    buf_free(&after);
+    rc_rows_free(rows, n);
+
+    /* Reads stay within the merchant and the environment. */
+    assert_int_equal(s->recover->invoice_get(s, "m1", "production", "inv/A", &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_NOT_FOUND);
+    assert_int_equal(s->recover->invoice_get(s, "m2", "sandbox", "inv/A", &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_NOT_FOUND);
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", "inv/Z", &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_NOT_FOUND);
+    assert_int_equal(ntxns + nevents, 0);
+}
+
+/* A scenario where order matters: five customers, three invoices each,
+ * failures that need a new card, successes, payment-method updates (some
+ * of them expiries), and transactions sent again under another invoice. */
+static struct rc_case *rc_scenario(size_t n)
+{
+    struct rc_case *cases = calloc(n, sizeof *cases);
+    assert_non_null(cases);
+    for (size_t k = 0; k < n; k++) {
+        struct rc_case *c = &cases[k];
+        snprintf(c->customer, sizeof c->customer, "cus_%zu", k % 5);
+        if (k % 9 == 8) {
+            c->pm = 1;
+            snprintf(c->txn, sizeof c->txn, "pm_%zu", k);
+            str_copy(c->reason, sizeof c->reason, k % 2 ? "customer_updated" : "expired");
+            continue;
+        }
+        snprintf(c->invoice, sizeof c->invoice, "inv_%zu_%zu", k % 5, (k / 5) % 3);
+        snprintf(c->txn, sizeof c->txn, "t%zu", k % 17 == 16 ? k - 5 : k);
+        c->success = k % 13 == 12;
+        str_copy(c->outcome, sizeof c->outcome, k % 4 == 0 ? "expired_card" : "insufficient_funds");
+        c->amount = 100 + (int64_t)k;
+        c->custom = k % 3 == 0 ? "{\"k\": \"three\"}" : NULL;
+    }
+    return cases;
+}
+
+/* Two workers applying the same inbox at once (two nodes on PostgreSQL;
+ * on SQLite, one node's two threads) end with what one worker makes of
+ * it: every event applied once, each invoice's events in their order. */
+static void recover_two_appliers_apply_each_event_once(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 360 };
+    struct rc_case *cases = rc_scenario(N);
+
+    /* What one worker makes of the scenario, on a database of its own. */
+    void *ref_state = NULL;
+    assert_int_equal(setup(&ref_state), 0);
+    struct fixture *ref = ref_state;
+    rc_append_cases(ref->s, "m1", "sandbox", cases, N, 10000);
+    rc_apply_all(ref->s, cases, N);
+
+    rc_append_cases(f->s, "m1", "sandbox", cases, N, 10000);
+    store *other = f->postgres ? open_store(f) : f->s;
+    assert_non_null(other);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct applier a[2] = {
+        {.s = f->s, .cases = cases, .ncases = N, .batch = 6, .start = &start},
+        {.s = other, .cases = cases, .ncases = N, .batch = 6, .start = &start},
+    };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, run_applier, &a[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    if (other != f->s)
+        store_close(other);
+    assert_int_equal(a[0].failures, 0);
+    assert_int_equal(a[1].failures, 0);
+    assert_true(a[0].batches > 0 && a[1].batches > 0);
+    assert_int_equal(rc_backlog(f->s), 0);
+
+    size_t payments = 0, traced = 0;
+    for (size_t k = 0; k < N; k++)
+        payments += !cases[k].pm;
+    for (int c = 0; c < 5; c++) {
+        for (int i = 0; i < 3; i++) {
+            char invoice[32];
+            snprintf(invoice, sizeof invoice, "inv_%d_%d", c, i);
+            buf got, want;
+            buf_init(&got);
+            buf_init(&want);
+            rc_describe(f->s, "m1", "sandbox", invoice, &got);
+            rc_describe(ref->s, "m1", "sandbox", invoice, &want);
+            assert_string_equal(buf_cstr(&got), buf_cstr(&want));
+            /* Each payment event leaves exactly one " new]" or " known]". */
+            for (const char *p = buf_cstr(&got); (p = strstr(p, " @")) != NULL; p++)
+                traced += strncmp(p - 4, " new", 4) == 0 || strncmp(p - 6, " known", 6) == 0;
+            buf_free(&got);
+            buf_free(&want);
+        }
+    }
+    assert_int_equal(traced, payments);
+    teardown(&ref_state);
+    free(cases);
+}
+
+struct pending_reader {
+    store *s;
+    struct rc_inbox_row *rows;
+    size_t n;
+    enum store_rc rc;
+    atomic_int done;
+};
+
+static void *read_pending(void *arg)
+{
+    struct pending_reader *r = arg;
+    r->rc = r->s->recover->inbox_pending(r->s, 10, &r->rows, &r->n);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/* PostgreSQL only: an append that has drawn its seq but not committed yet
+ * holds back the pending read, which would otherwise return the events
+ * after it without it, and so let a worker apply them out of order. The
+ * append is played by hand, with the shared lock every append takes
+ * (pg_recover.c, rule 1). */
+static void recover_pending_waits_for_appends_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    PGconn *c = PQconnectdb(f->url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    static const char *const steps[] = {
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock_shared(114099105110098120)",
+        "INSERT INTO rc_inbox(merchant_id, env, kind, fingerprint, request_id, payload, received_at) "
+        "VALUES ('m1', 'sandbox', 'payment', 'fp-early', 'req-early', '{}', 1)",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        PGresult *r = PQexec(c, steps[i]);
+        assert_true(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+        PQclear(r);
+    }
+    int dup;
+    char rid[72];
+    assert_int_equal(rc_append(f->s, "m1", "sandbox", "payment", "fp-late", "req-late", "{}", 2, &dup, rid), STORE_OK);
+
+    struct pending_reader reader = {.s = f->s};
+    atomic_init(&reader.done, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, read_pending, &reader), 0);
+    usleep(300 * 1000);
+    int waited = !atomic_load(&reader.done);
+    PGresult *r = PQexec(c, "COMMIT");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    pthread_join(th, NULL);
+    assert_true(waited);
+    assert_int_equal(reader.rc, STORE_OK);
+    assert_int_equal(reader.n, 2);
+    assert_string_equal(reader.rows[0].fingerprint, "fp-early");
+    assert_string_equal(reader.rows[1].fingerprint, "fp-late");
+    rc_rows_free(reader.rows, reader.n);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -829,11 +1535,17 @@ int main(void)
         T(two_nodes_settle_each_payment_once),
         T(delete_rules),
         T(payment_methods),
+        T(recover_settings),
+        T(recover_inbox_duplicates),
+        T(recover_inbox_pending_order),
+        T(recover_apply_and_invoice_get),
+        T(recover_two_appliers_apply_each_event_once),
         /* Last, and on PostgreSQL only: SQLite is one node's store, and
          * several processes migrating one new file at once is not a
-         * supported start. */
+         * supported start; its single writer orders appends itself. */
         T(nodes_starting_together_migrate_once),
+        T(recover_pending_waits_for_appends_in_flight),
     };
-    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 1);
+    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 2);
     return _cmocka_run_group_tests(on_postgres() ? "store_postgres" : "store_sqlite", tests, count, NULL, NULL);
 }
