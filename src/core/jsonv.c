@@ -121,45 +121,48 @@ int jv_check(const cJSON *obj, const char *path, const struct jv_field *fields, 
              int unknown_is_error, verrs *e)
 {
     int before = e->count;
+    /* The field's path is formatted only when there is a problem to
+     * report: valid input, the common case, costs no string work. */
+#define FP() (jv_path(fp, sizeof fp, path, f->name), fp)
     char fp[256];
     for (size_t i = 0; i < nfields; i++) {
         const struct jv_field *f = &fields[i];
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
-        jv_path(fp, sizeof fp, path, f->name);
         if (!v || (cJSON_IsNull(v) && (f->flags & JV_NULLABLE))) {
             if (f->flags & JV_REQUIRED)
-                verrs_add(e, fp, "is required");
+                verrs_add(e, FP(), "is required");
             continue;
         }
         if (cJSON_IsNull(v)) {
             if (f->flags & JV_REQUIRED)
-                verrs_add(e, fp, "is required and may not be null");
+                verrs_add(e, FP(), "is required and may not be null");
             else
-                verrs_add(e, fp, "must be %s, not null", jv_type_name(f->type));
+                verrs_add(e, FP(), "must be %s, not null", jv_type_name(f->type));
             continue;
         }
         if (!type_ok(v, f->type)) {
-            verrs_add(e, fp, "must be %s", jv_type_name(f->type));
+            verrs_add(e, FP(), "must be %s", jv_type_name(f->type));
             continue;
         }
         if (cJSON_IsString(v)) {
             size_t max = f->max_len ? f->max_len : 255;
             size_t len = (f->flags & JV_MAX_CHARS) ? utf8_length(v->valuestring) : strlen(v->valuestring);
             if (len == 0 && !(f->flags & JV_ALLOW_EMPTY)) {
-                verrs_add(e, fp, "must not be empty");
+                verrs_add(e, FP(), "must not be empty");
                 continue;
             }
             if (len > max) {
-                verrs_add(e, fp, "must be at most %zu characters", max);
+                verrs_add(e, FP(), "must be at most %zu characters", max);
                 continue;
             }
         }
         if (f->check) {
             const char *msg = f->check(v);
             if (msg)
-                verrs_add(e, fp, "%s", msg);
+                verrs_add(e, FP(), "%s", msg);
         }
     }
+#undef FP
     if (unknown_is_error) {
         const cJSON *it;
         cJSON_ArrayForEach(it, obj)

@@ -25,7 +25,10 @@ static void acknowledge(http_req *req, http_resp *resp, const cJSON *payload, co
                         const char *fingerprint)
 {
     struct app *app = req->app;
-    char *text = cJSON_PrintUnformatted(payload);
+    /* The body as received is stored when it is the payload itself (not
+     * wrapped in "body"): printing the parsed tree again would cost as much
+     * as parsing it. */
+    char *text = payload == req->json ? strdup(buf_cstr(&req->body)) : cJSON_PrintUnformatted(payload);
     if (!text) {
         resp_message(resp, 500, "Internal server error", NULL);
         return;
@@ -42,7 +45,7 @@ static void acknowledge(http_req *req, http_resp *resp, const cJSON *payload, co
     int duplicate = 0;
     char request_id[72];
     enum store_rc rc = app->store->recover->inbox_append(app->store, &ev, &duplicate, request_id);
-    cJSON_free(text);
+    free(text);
     if (rc != STORE_OK) {
         resp_message(resp, 500, "Internal server error", NULL);
         return;

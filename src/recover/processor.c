@@ -2,6 +2,9 @@
  * received (so per invoice too), a batch per durable commit. It runs after
  * the acknowledgement, which therefore never waits for the domain writes. */
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,10 +69,13 @@ int recover_process_pending(struct app *app, int max)
         }
         if (bad) {
             /* Validated before it was acknowledged, so this means the code
-             * changed under a stored event; set it aside, loudly. */
+             * changed under a stored event; set aside, loudly, so that it
+             * does not block the events after it. */
             const char *kv[] = {"component", "recover", "merchant", r->merchant_id, "request_id", r->request_id, NULL};
             log_kv(LOG_ERROR, "stored event no longer parses; set aside", kv);
-            app->store->recover->inbox_reject(app->store, r->merchant_id, r->env, r->seq, "does not parse");
+            items[nitems].rejected = r;
+            items[nitems].reject_reason = "does not parse";
+            nitems++;
         }
         cJSON_Delete(json);
         verrs_free(&e);
@@ -80,19 +86,12 @@ int recover_process_pending(struct app *app, int max)
         for (size_t i = 0; i < nitems; i++) {
             if (items[i].rc == STORE_OK) {
                 applied++;
-                continue;
+            } else if (items[i].rc == STORE_ERROR) {
+                failed = 1; /* the rest waits for the next round */
+            } else {
+                const char *kv[] = {"component", "recover", "error", store_rc_name(items[i].rc), NULL};
+                log_kv(LOG_ERROR, "event could not be applied; recorded as rejected", kv);
             }
-            const char *merchant = items[i].payment ? items[i].payment->merchant_id : items[i].pm_update->merchant_id;
-            const char *env = items[i].payment ? items[i].payment->env : items[i].pm_update->env;
-            int64_t seq = items[i].payment ? items[i].payment->inbox_seq : items[i].pm_update->inbox_seq;
-            const char *kv[] = {"component", "recover", "merchant", merchant, "error", store_rc_name(items[i].rc), NULL};
-            log_kv(LOG_ERROR, "event could not be applied", kv);
-            /* A store outage leaves the event for the next round; anything
-             * else would fail forever and block every event after it. */
-            if (items[i].rc != STORE_ERROR)
-                app->store->recover->inbox_reject(app->store, merchant, env, seq, store_rc_name(items[i].rc));
-            else
-                failed = 1;
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -111,6 +110,10 @@ static void *worker_main(void *arg)
 {
     struct app *app = arg;
     struct recover_worker *w = app->recover_worker;
+    /* Acknowledging events comes first: when the CPUs are busy, applying
+     * them waits (they are durable in the inbox) rather than slowing the
+     * answers down. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         if (w->stop) {

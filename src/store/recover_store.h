@@ -159,9 +159,13 @@ struct rc_pm_update {
     rc_pm_decide_fn decide;
 };
 
+/* One event of a batch to apply: a payment event, a payment method update,
+ * or an event that cannot be applied (recorded as rejected, with why). */
 struct rc_apply_item {
-    struct rc_payment_event *payment; /* one of the two */
+    struct rc_payment_event *payment; /* exactly one of the three */
     struct rc_pm_update *pm_update;
+    const struct rc_inbox_row *rejected;
+    const char *reject_reason;
     enum store_rc rc; /* set by the store */
 };
 
@@ -177,16 +181,15 @@ struct store_recover_ops {
                                   char request_id_out[72]);
     /* Up to max unprocessed events, oldest first (payloads malloc'd). */
     enum store_rc (*inbox_pending)(store *s, int max, struct rc_inbox_row **out, size_t *n);
-    /* Applies events in order, each atomically with marking its inbox row
-     * processed; an event already processed is skipped (its rc STORE_OK),
+    /* Applies events in inbox order, each atomically with the record that
+     * it was applied; an event applied before is skipped (its rc STORE_OK),
      * so a crash between acknowledgement and processing neither loses nor
-     * repeats anything. One durable commit covers the whole batch; each
-     * item gets its own rc, and a failed item changes nothing. */
+     * repeats anything. One durable commit covers the batch. Each item gets
+     * its own rc: an item that fails for good (never expected: events are
+     * validated before they are acknowledged) is recorded as rejected and
+     * changes nothing else; after a store failure (STORE_ERROR) the rest of
+     * the batch is left for the next round. */
     enum store_rc (*apply_events)(store *s, struct rc_apply_item *items, size_t n);
-    /* Marks an event that cannot be applied (never expected: it was
-     * validated before acknowledgement) so it does not block the ones after. */
-    enum store_rc (*inbox_reject)(store *s, const char *merchant_id, const char *env, int64_t seq,
-                                  const char *why);
     enum store_rc (*inbox_backlog)(store *s, int64_t *unprocessed);
 
     /* Read access for the merchant: the invoice, its transactions (oldest

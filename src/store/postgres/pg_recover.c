@@ -340,25 +340,6 @@ static enum store_rc claim_inbox(pg_conn *c, const char *merchant_id, const char
     return claimed ? STORE_OK : STORE_STATE;
 }
 
-struct reject_args {
-    const char *merchant_id, *env, *why;
-    int64_t seq;
-};
-
-static enum store_rc inbox_reject_fn(pg_conn *c, void *arg)
-{
-    struct reject_args *a = arg;
-    enum store_rc rc = claim_inbox(c, a->merchant_id, a->env, a->seq, 0, a->why);
-    return rc == STORE_STATE ? STORE_OK : rc;
-}
-
-static enum store_rc pg_inbox_reject(store *s, const char *merchant_id, const char *env, int64_t seq,
-                                     const char *why)
-{
-    struct reject_args a = {merchant_id, env, why, seq};
-    return pg_tx(S(s), inbox_reject_fn, &a);
-}
-
 /* ---- invoices ---- */
 
 #define INVOICE_COLS                                                                                            \
@@ -725,13 +706,15 @@ struct apply_batch_args {
 static int held_back(const struct apply_batch_args *a, size_t i)
 {
     const struct rc_apply_item *it = &a->items[i];
+    if (it->rejected)
+        return 0; /* recording a rejection depends on nothing before it */
     const char *merchant = it->payment ? it->payment->merchant_id : it->pm_update->merchant_id;
     const char *env = it->payment ? it->payment->env : it->pm_update->env;
     const char *customer = it->payment ? it->payment->customer.customer_id : it->pm_update->customer_id;
     const char *invoice = it->payment ? it->payment->invoice_id : NULL;
     for (size_t j = 0; j < i; j++) {
         const struct rc_apply_item *f = &a->items[j];
-        if (f->rc == STORE_OK)
+        if (f->rc == STORE_OK || f->rejected)
             continue;
         const char *fm = f->payment ? f->payment->merchant_id : f->pm_update->merchant_id;
         const char *fe = f->payment ? f->payment->env : f->pm_update->env;
@@ -755,6 +738,16 @@ static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
         struct rc_apply_item *it = &a->items[i];
         if (held_back(a, i))
             continue;
+        if (it->rejected) {
+            /* An event that cannot be applied is marked done, with why, so
+             * that it does not block the events after it. */
+            enum store_rc rrc = claim_inbox(c, it->rejected->merchant_id, it->rejected->env, it->rejected->seq,
+                                            it->rejected->received_at, it->reject_reason);
+            if (rrc == STORE_ERROR)
+                return STORE_ERROR;
+            it->rc = STORE_OK;
+            continue;
+        }
         if (run_cmd(c, "SAVEPOINT item", NULL) != 0)
             return STORE_ERROR;
         enum store_rc rc = it->payment ? apply_payment(c, it->payment) : apply_pm_update(c, it->pm_update);
@@ -770,6 +763,13 @@ static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
         if (retryable_state(c) || PQstatus(c->conn) != CONNECTION_OK)
             return STORE_ERROR;
         if (run_cmd(c, "ROLLBACK TO SAVEPOINT item", NULL) != 0 || run_cmd(c, "RELEASE SAVEPOINT item", NULL) != 0)
+            return STORE_ERROR;
+        /* This event's failure is for good: recorded as rejected. */
+        const char *merchant = it->payment ? it->payment->merchant_id : it->pm_update->merchant_id;
+        const char *env = it->payment ? it->payment->env : it->pm_update->env;
+        int64_t seq = it->payment ? it->payment->inbox_seq : it->pm_update->inbox_seq;
+        int64_t at = it->payment ? it->payment->received_at : it->pm_update->received_at;
+        if (claim_inbox(c, merchant, env, seq, at, store_rc_name(rc)) == STORE_ERROR)
             return STORE_ERROR;
         it->rc = rc;
     }
@@ -938,7 +938,6 @@ const struct store_recover_ops pg_recover_ops = {
     .inbox_append = pg_inbox_append,
     .inbox_pending = pg_inbox_pending,
     .apply_events = pg_apply_events,
-    .inbox_reject = pg_inbox_reject,
     .inbox_backlog = pg_inbox_backlog,
     .invoice_get = pg_invoice_get,
 };

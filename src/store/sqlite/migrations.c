@@ -116,22 +116,20 @@ static const struct sq_migration recover_migrations[] = {
      "  webhook_secret TEXT,"
      "  updated_at INTEGER NOT NULL"
      ");"
-     /* Every acknowledged event, before processing. */
-     "CREATE TABLE rc_inbox ("
+     /* The inbox itself is its own database (see sq_inbox_migration_sets);
+      * here, how far it has been applied, and what could not be. */
+     "CREATE TABLE rc_inbox_state ("
+     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+     "  applied_seq INTEGER NOT NULL"
+     ");"
+     "INSERT INTO rc_inbox_state(id, applied_seq) VALUES (1, 0);"
+     "CREATE TABLE rc_inbox_rejections ("
+     "  seq INTEGER PRIMARY KEY,"
      "  merchant_id TEXT NOT NULL,"
      "  env TEXT NOT NULL,"
-     "  seq INTEGER NOT NULL,"
-     "  kind TEXT NOT NULL,"
-     "  fingerprint TEXT NOT NULL,"
-     "  request_id TEXT NOT NULL,"
-     "  payload TEXT NOT NULL,"
-     "  received_at INTEGER NOT NULL,"
-     "  processed_at INTEGER,"
-     "  error TEXT,"
-     "  PRIMARY KEY (merchant_id, env, seq)"
-     ") WITHOUT ROWID;"
-     "CREATE UNIQUE INDEX rc_inbox_dedup ON rc_inbox(merchant_id, env, kind, fingerprint);"
-     "CREATE INDEX rc_inbox_unprocessed ON rc_inbox(seq) WHERE processed_at IS NULL;"
+     "  reason TEXT NOT NULL,"
+     "  at INTEGER NOT NULL"
+     ");"
      "CREATE TABLE rc_customers ("
      "  merchant_id TEXT NOT NULL,"
      "  env TEXT NOT NULL,"
@@ -414,3 +412,27 @@ const struct sq_migration_set sq_migration_sets[] = {
     SET(recover_migrations),
 };
 const size_t sq_migration_sets_count = sizeof sq_migration_sets / sizeof sq_migration_sets[0];
+
+/* Recover's inbox, a database file of its own: append-only, one insert per
+ * acknowledged event, written by its own writer. Its rows are keyed by
+ * seq alone (the fastest insert SQLite has): this file lives on one node
+ * and is never distributed. */
+static const struct sq_migration inbox_migrations[] = {
+    {"inbox-1",
+     "CREATE TABLE rc_inbox ("
+     "  seq INTEGER PRIMARY KEY,"
+     "  merchant_id TEXT NOT NULL,"
+     "  env TEXT NOT NULL,"
+     "  kind TEXT NOT NULL,"
+     "  fingerprint TEXT NOT NULL,"
+     "  request_id TEXT NOT NULL,"
+     "  payload TEXT NOT NULL,"
+     "  received_at INTEGER NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX rc_inbox_dedup ON rc_inbox(merchant_id, env, kind, fingerprint);"},
+};
+
+const struct sq_migration_set sq_inbox_migration_sets[] = {
+    SET(inbox_migrations),
+};
+const size_t sq_inbox_migration_sets_count = sizeof sq_inbox_migration_sets / sizeof sq_inbox_migration_sets[0];

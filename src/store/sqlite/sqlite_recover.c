@@ -102,18 +102,20 @@ struct inbox_append_args {
     char request_id[72];
 };
 
+/* Runs on the inbox database's own writer. */
 static enum store_rc inbox_append_fn(sq_conn *c, void *arg)
 {
     struct inbox_append_args *a = arg;
     const struct rc_inbox_row *ev = a->ev;
-    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_inbox(merchant_id, env, seq, kind, fingerprint, request_id, "
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_inbox(seq, merchant_id, env, kind, fingerprint, request_id, "
                                   "payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
                                   "ON CONFLICT(merchant_id, env, kind, fingerprint) DO NOTHING");
     if (!st)
         return STORE_ERROR;
-    sq_bind_text(st, 1, ev->merchant_id);
-    sq_bind_text(st, 2, ev->env);
-    sqlite3_bind_int64(st, 3, sq_next_seq(c, "rc_inbox"));
+    int64_t seq = sq_next_seq(c, "rc_inbox");
+    sqlite3_bind_int64(st, 1, seq);
+    sq_bind_text(st, 2, ev->merchant_id);
+    sq_bind_text(st, 3, ev->env);
     sq_bind_text(st, 4, ev->kind);
     sq_bind_text(st, 5, ev->fingerprint);
     sq_bind_text(st, 6, ev->request_id);
@@ -127,6 +129,8 @@ static enum store_rc inbox_append_fn(sq_conn *c, void *arg)
         str_copy(a->request_id, sizeof a->request_id, ev->request_id);
         return STORE_OK;
     }
+    /* Contiguous seqs let the applier see an event out of order. */
+    sq_unuse_seq(c, "rc_inbox", seq);
     a->duplicate = 1;
     st = sq_stmt(c, "SELECT request_id FROM rc_inbox WHERE merchant_id = ?1 AND env = ?2 AND kind = ?3 AND "
                     "fingerprint = ?4");
@@ -145,7 +149,7 @@ static enum store_rc inbox_append_fn(sq_conn *c, void *arg)
 static enum store_rc sq_inbox_append(store *s, const struct rc_inbox_row *ev, int *duplicate, char request_id_out[72])
 {
     struct inbox_append_args a = {ev, 0, ""};
-    enum store_rc rc = sq_write(S(s), inbox_append_fn, &a);
+    enum store_rc rc = sq_db_write(sq_inbox(S(s)), inbox_append_fn, &a);
     if (duplicate)
         *duplicate = a.duplicate;
     if (request_id_out)
@@ -156,9 +160,9 @@ static enum store_rc sq_inbox_append(store *s, const struct rc_inbox_row *ev, in
 static void read_inbox(sqlite3_stmt *st, void *row)
 {
     struct rc_inbox_row *r = row;
-    sq_col_text(st, 0, r->merchant_id, sizeof r->merchant_id);
-    sq_col_text(st, 1, r->env, sizeof r->env);
-    r->seq = sqlite3_column_int64(st, 2);
+    r->seq = sqlite3_column_int64(st, 0);
+    sq_col_text(st, 1, r->merchant_id, sizeof r->merchant_id);
+    sq_col_text(st, 2, r->env, sizeof r->env);
     sq_col_text(st, 3, r->kind, sizeof r->kind);
     sq_col_text(st, 4, r->fingerprint, sizeof r->fingerprint);
     sq_col_text(st, 5, r->request_id, sizeof r->request_id);
@@ -167,77 +171,90 @@ static void read_inbox(sqlite3_stmt *st, void *row)
     r->received_at = sqlite3_column_int64(st, 7);
 }
 
-static enum store_rc sq_inbox_pending(store *s, int max, struct rc_inbox_row **out, size_t *n)
+/* How far the inbox has been applied: read from the main database, where
+ * it is written in the same transaction as the effects. */
+static enum store_rc applied_seq_on(sq_conn *c, int64_t *out)
+{
+    sqlite3_stmt *st = sq_stmt(c, "SELECT applied_seq FROM rc_inbox_state WHERE id = 1");
+    if (!st)
+        return STORE_ERROR;
+    int r = sqlite3_step(st);
+    *out = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return r == SQLITE_ROW ? STORE_OK : sq_fail(c, "rc_inbox_state");
+}
+
+static enum store_rc applied_seq(store *s, int64_t *out)
 {
     sq_conn *c = sq_read_acquire(S(s));
     if (!c)
         return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT merchant_id, env, seq, kind, fingerprint, request_id, payload, "
-                                  "received_at FROM rc_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT ?1");
+    enum store_rc rc = applied_seq_on(c, out);
+    sq_read_release(S(s), c);
+    return rc;
+}
+
+static enum store_rc sq_inbox_pending(store *s, int max, struct rc_inbox_row **out, size_t *n)
+{
+    int64_t cursor;
+    enum store_rc rc = applied_seq(s, &cursor);
+    if (rc != STORE_OK)
+        return rc;
+    sq_db *inbox = sq_inbox(S(s));
+    sq_conn *c = sq_db_read_acquire(inbox);
+    if (!c)
+        return STORE_ERROR;
+    rc = STORE_ERROR;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT seq, merchant_id, env, kind, fingerprint, request_id, payload, "
+                                  "received_at FROM rc_inbox WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (st) {
-        sqlite3_bind_int(st, 1, max);
+        sqlite3_bind_int64(st, 1, cursor);
+        sqlite3_bind_int(st, 2, max);
         rc = sq_collect_rows(c, st, sizeof **out, read_inbox, (void **)out, n);
     }
-    sq_read_release(S(s), c);
+    sq_db_read_release(inbox, c);
     return rc;
 }
 
 static enum store_rc sq_inbox_backlog(store *s, int64_t *unprocessed)
 {
-    sq_conn *c = sq_read_acquire(S(s));
+    int64_t cursor;
+    enum store_rc rc = applied_seq(s, &cursor);
+    if (rc != STORE_OK)
+        return rc;
+    sq_db *inbox = sq_inbox(S(s));
+    sq_conn *c = sq_db_read_acquire(inbox);
     if (!c)
         return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT COUNT(*) FROM rc_inbox WHERE processed_at IS NULL");
+    rc = STORE_ERROR;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT COUNT(*) FROM rc_inbox WHERE seq > ?1");
     if (st) {
+        sqlite3_bind_int64(st, 1, cursor);
         if (sqlite3_step(st) == SQLITE_ROW) {
             *unprocessed = sqlite3_column_int64(st, 0);
             rc = STORE_OK;
         }
         sqlite3_reset(st);
     }
-    sq_read_release(S(s), c);
+    sq_db_read_release(inbox, c);
     return rc;
 }
 
-/* Marks the inbox row processed; returns STORE_STATE when it already was
- * (the event was applied before a crash or by another worker). */
-static enum store_rc claim_inbox(sq_conn *c, const char *merchant_id, const char *env, int64_t seq, int64_t now,
-                                 const char *error)
+static enum store_rc record_rejection(sq_conn *c, int64_t seq, const char *merchant_id, const char *env,
+                                      const char *reason, int64_t at)
 {
-    sqlite3_stmt *st = sq_stmt(c, "UPDATE rc_inbox SET processed_at = ?4, error = ?5 WHERE merchant_id = ?1 AND "
-                                  "env = ?2 AND seq = ?3 AND processed_at IS NULL");
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_inbox_rejections(seq, merchant_id, env, reason, at) VALUES "
+                                  "(?1, ?2, ?3, ?4, ?5) ON CONFLICT(seq) DO NOTHING");
     if (!st)
         return STORE_ERROR;
-    sq_bind_text(st, 1, merchant_id);
-    sq_bind_text(st, 2, env);
-    sqlite3_bind_int64(st, 3, seq);
-    sqlite3_bind_int64(st, 4, now);
-    sq_bind_text_or_null(st, 5, error);
+    sqlite3_bind_int64(st, 1, seq);
+    sq_bind_text(st, 2, merchant_id);
+    sq_bind_text(st, 3, env);
+    sq_bind_text(st, 4, reason ? reason : "rejected");
+    sqlite3_bind_int64(st, 5, at);
     int r = sqlite3_step(st);
     sqlite3_reset(st);
-    if (r != SQLITE_DONE)
-        return sq_fail(c, "rc_inbox_claim");
-    return sqlite3_changes(c->db) ? STORE_OK : STORE_STATE;
-}
-
-struct reject_args {
-    const char *merchant_id, *env, *why;
-    int64_t seq;
-};
-
-static enum store_rc inbox_reject_fn(sq_conn *c, void *arg)
-{
-    struct reject_args *a = arg;
-    enum store_rc rc = claim_inbox(c, a->merchant_id, a->env, a->seq, 0, a->why);
-    return rc == STORE_STATE ? STORE_OK : rc;
-}
-
-static enum store_rc sq_inbox_reject(store *s, const char *merchant_id, const char *env, int64_t seq, const char *why)
-{
-    struct reject_args a = {merchant_id, env, why, seq};
-    return sq_write(S(s), inbox_reject_fn, &a);
+    return r == SQLITE_DONE ? STORE_OK : sq_fail(c, "rc_inbox_reject");
 }
 
 /* ---- invoices ---- */
@@ -463,11 +480,7 @@ static void invoice_free_fields(struct rc_invoice *inv)
 static enum store_rc apply_payment_fn(sq_conn *c, void *arg)
 {
     struct rc_payment_event *ev = arg;
-    enum store_rc rc = claim_inbox(c, ev->merchant_id, ev->env, ev->inbox_seq, ev->received_at, NULL);
-    if (rc == STORE_STATE)
-        return STORE_REPLAY; /* applied before: nothing to do, nothing to undo */
-    if (rc != STORE_OK)
-        return rc;
+    enum store_rc rc;
     if ((rc = upsert_customer(c, ev)) != STORE_OK || (rc = upsert_subscription(c, ev)) != STORE_OK)
         return rc;
     for (size_t i = 0; i < ev->ntxns; i++) {
@@ -516,11 +529,7 @@ static enum store_rc apply_payment_fn(sq_conn *c, void *arg)
 static enum store_rc apply_pm_update_fn(sq_conn *c, void *arg)
 {
     const struct rc_pm_update *up = arg;
-    enum store_rc rc = claim_inbox(c, up->merchant_id, up->env, up->inbox_seq, up->received_at, NULL);
-    if (rc == STORE_STATE)
-        return STORE_REPLAY;
-    if (rc != STORE_OK)
-        return rc;
+    enum store_rc rc;
     sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_pm_updates(merchant_id, env, inbox_seq, customer_id, "
                                   "payment_method_id, psp_customer_id, reason, received_at) VALUES (?1, ?2, ?3, ?4, "
                                   "?5, ?6, ?7, ?8)");
@@ -614,31 +623,98 @@ static enum store_rc apply_pm_update_fn(sq_conn *c, void *arg)
 }
 
 struct apply_batch_args {
+    sq_store *store;
     struct rc_apply_item *items;
     size_t n;
 };
 
+/* Whether the inbox holds events strictly between two seqs: 0 when none
+ * (a seq whose insert failed is a gap that nothing will ever fill), 1 when
+ * some, -1 when the inbox cannot be read (then nothing is skipped). */
+static int inbox_holds_between(sq_store *s, int64_t after, int64_t before)
+{
+    sq_db *inbox = sq_inbox(s);
+    sq_conn *c = sq_db_read_acquire(inbox);
+    if (!c)
+        return -1;
+    int result = -1;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT EXISTS (SELECT 1 FROM rc_inbox WHERE seq > ?1 AND seq < ?2)");
+    if (st) {
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, before);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            result = sqlite3_column_int(st, 0);
+        sqlite3_reset(st);
+    }
+    sq_db_read_release(inbox, c);
+    return result;
+}
+
+static int64_t item_seq(const struct rc_apply_item *it)
+{
+    return it->payment ? it->payment->inbox_seq : it->pm_update ? it->pm_update->inbox_seq : it->rejected->seq;
+}
+
 static enum store_rc apply_batch_fn(sq_conn *c, void *arg)
 {
     struct apply_batch_args *a = arg;
-    for (size_t i = 0; i < a->n; i++) {
+    int64_t cursor;
+    enum store_rc rc = applied_seq_on(c, &cursor);
+    if (rc != STORE_OK)
+        return rc;
+    int64_t start = cursor;
+    size_t i = 0;
+    for (; i < a->n; i++) {
         struct rc_apply_item *it = &a->items[i];
-        if (sqlite3_exec(c->db, "SAVEPOINT item", NULL, NULL, NULL) != SQLITE_OK) {
-            it->rc = sq_fail(c, "rc_apply savepoint");
+        int64_t seq = item_seq(it);
+        if (seq <= cursor) {
+            it->rc = STORE_OK; /* applied before a crash or a retry */
             continue;
         }
-        enum store_rc rc = it->payment ? apply_payment_fn(c, it->payment) : apply_pm_update_fn(c, it->pm_update);
-        if (rc != STORE_OK && rc != STORE_REPLAY)
-            sqlite3_exec(c->db, "ROLLBACK TO item", NULL, NULL, NULL);
-        sqlite3_exec(c->db, "RELEASE item", NULL, NULL, NULL);
-        it->rc = rc == STORE_REPLAY ? STORE_OK : rc;
+        if (seq != cursor + 1 && inbox_holds_between(a->store, cursor, seq) != 0)
+            break; /* events apply in inbox order, none skipped */
+        if (it->rejected) {
+            it->rc = record_rejection(c, seq, it->rejected->merchant_id, it->rejected->env, it->reject_reason,
+                                      it->rejected->received_at);
+        } else {
+            if (sq_exec(c, "SAVEPOINT item") != SQLITE_OK) {
+                it->rc = sq_fail(c, "rc_apply savepoint");
+                break;
+            }
+            it->rc = it->payment ? apply_payment_fn(c, it->payment) : apply_pm_update_fn(c, it->pm_update);
+            if (it->rc != STORE_OK)
+                sq_exec(c, "ROLLBACK TO item");
+            sq_exec(c, "RELEASE item");
+            /* A failure other than the store's own is this event's for
+             * good: recorded, so that it does not block the ones after. */
+            if (it->rc != STORE_OK && it->rc != STORE_ERROR) {
+                const char *merchant = it->payment ? it->payment->merchant_id : it->pm_update->merchant_id;
+                const char *env = it->payment ? it->payment->env : it->pm_update->env;
+                int64_t at = it->payment ? it->payment->received_at : it->pm_update->received_at;
+                if (record_rejection(c, seq, merchant, env, store_rc_name(it->rc), at) != STORE_OK)
+                    it->rc = STORE_ERROR;
+            }
+        }
+        if (it->rc == STORE_ERROR)
+            break;
+        cursor = seq;
     }
-    return STORE_OK;
+    for (size_t j = i; j < a->n; j++)
+        a->items[j].rc = STORE_ERROR; /* left for the next round */
+    if (cursor == start)
+        return STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, "UPDATE rc_inbox_state SET applied_seq = ?1 WHERE id = 1");
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, cursor);
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    return r == SQLITE_DONE ? STORE_OK : sq_fail(c, "rc_inbox_state_update");
 }
 
 static enum store_rc sq_apply_events(store *s, struct rc_apply_item *items, size_t n)
 {
-    struct apply_batch_args a = {items, n};
+    struct apply_batch_args a = {S(s), items, n};
     enum store_rc rc = sq_write(S(s), apply_batch_fn, &a);
     if (rc != STORE_OK)
         for (size_t i = 0; i < n; i++)
@@ -703,7 +779,7 @@ static enum store_rc sq_invoice_get(store *s, const char *merchant_id, const cha
     *ntxns = *nevents = 0;
     memset(inv, 0, sizeof *inv);
     /* One read transaction, so the three reads see the same snapshot. */
-    sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    sq_exec(c, "BEGIN");
     enum store_rc rc = load_invoice(c, merchant_id, env, invoice_id, inv);
     if (rc == STORE_OK) {
         sqlite3_stmt *st = sq_stmt(c, "SELECT " TXN_COLS " FROM rc_transactions WHERE merchant_id = ?1 AND env = ?2 "
@@ -727,7 +803,7 @@ static enum store_rc sq_invoice_get(store *s, const char *merchant_id, const cha
             rc = sq_collect_rows(c, st, sizeof **events, read_event, (void **)events, nevents);
         }
     }
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    sq_exec(c, "COMMIT");
     sq_read_release(S(s), c);
     if (rc != STORE_OK) {
         free(inv->custom);
@@ -747,7 +823,6 @@ const struct store_recover_ops sqlite_recover_ops = {
     .inbox_append = sq_inbox_append,
     .inbox_pending = sq_inbox_pending,
     .apply_events = sq_apply_events,
-    .inbox_reject = sq_inbox_reject,
     .inbox_backlog = sq_inbox_backlog,
     .invoice_get = sq_invoice_get,
 };

@@ -14,16 +14,28 @@ typedef struct sq_conn {
     sqlite3 *db;
     struct sq_stmt_cache *cache;
     struct sq_conn *next_free;
-    struct sq_store *owner;
+    struct sq_db *home; /* the database file this connection belongs to */
 } sq_conn;
 
 typedef struct sq_store sq_store;
+typedef struct sq_db sq_db;
+typedef enum store_rc (*sq_write_fn)(sq_conn *c, void *arg);
+
+/* The domain database and Recover's inbox database. */
+sq_db *sq_main(sq_store *s);
+sq_db *sq_inbox(sq_store *s);
+sq_conn *sq_db_read_acquire(sq_db *d);
+void sq_db_read_release(sq_db *d, sq_conn *c);
+enum store_rc sq_db_write(sq_db *d, sq_write_fn fn, void *arg);
 
 /* The prepared statement for sql on connection c, reset and unbound,
  * prepared on first use and cached by its text (so statements built from
  * fixed fragments are cached too). NULL on failure, logged. Values are
  * always bound, never spliced into sql. */
 sqlite3_stmt *sq_stmt(sq_conn *c, const char *sql);
+/* Runs a statement without results (transaction control included) through
+ * the same cache; returns an SQLite result code (SQLITE_OK on success). */
+int sq_exec(sq_conn *c, const char *sql);
 
 /* Borrows a read connection (never the writer's); give it back after. */
 sq_conn *sq_read_acquire(sq_store *s);
@@ -32,13 +44,15 @@ void sq_read_release(sq_store *s, sq_conn *c);
 /* Runs fn inside the current group commit on the writer connection, in its
  * own savepoint, and returns its result once the group's commit is durable.
  * A result other than STORE_OK/STORE_REPLAY rolls back fn's changes. */
-typedef enum store_rc (*sq_write_fn)(sq_conn *c, void *arg);
 enum store_rc sq_write(sq_store *s, sq_write_fn fn, void *arg);
 
 /* Next value of a table's insertion counter (its "seq" column), for the
  * writer only; initialised from MAX(seq) on first use, and rolled back with
  * a failed group commit. table must be a static string. */
 int64_t sq_next_seq(sq_conn *writer, const char *table);
+/* Gives back the value sq_next_seq just returned, when nothing used it, so
+ * that a table's seq values stay contiguous. */
+void sq_unuse_seq(sq_conn *writer, const char *table, int64_t value);
 
 /* Logs the connection's last error with context; returns STORE_ERROR. */
 enum store_rc sq_fail(sq_conn *c, const char *what);
@@ -76,5 +90,8 @@ struct sq_migration_set {
 };
 extern const struct sq_migration_set sq_migration_sets[];
 extern const size_t sq_migration_sets_count;
+/* The inbox database's own migrations. */
+extern const struct sq_migration_set sq_inbox_migration_sets[];
+extern const size_t sq_inbox_migration_sets_count;
 
 #endif
