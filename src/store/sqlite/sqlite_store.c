@@ -27,6 +27,9 @@ struct sq_job {
     void *arg;
     enum store_rc rc;
     int done;
+    /* Each waiter sleeps on its own condition, so a commit wakes exactly
+     * the requests it made durable, not every waiting thread. */
+    pthread_cond_t cv;
     struct sq_job *next;
 };
 
@@ -45,7 +48,6 @@ struct sq_db {
     int nseqs;
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* the writer waits here for jobs */
-    pthread_cond_t done_cv; /* request threads wait here for their commit */
     struct sq_job *head, *tail;
     int stopping;
 
@@ -358,9 +360,14 @@ static void *writer_main(void *arg)
         run_batch(s, batch, n);
 
         pthread_mutex_lock(&s->mu);
-        for (struct sq_job *j = batch; j; j = j->next)
+        /* A waiter needs the mutex, held here, to return: each job (on its
+         * waiter's stack) stays valid through this loop. */
+        for (struct sq_job *j = batch; j;) {
+            struct sq_job *next = j->next;
             j->done = 1;
-        pthread_cond_broadcast(&s->done_cv);
+            pthread_cond_signal(&j->cv);
+            j = next;
+        }
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -369,9 +376,11 @@ static void *writer_main(void *arg)
 enum store_rc sq_db_write(sq_db *s, sq_write_fn fn, void *arg)
 {
     struct sq_job job = {.fn = fn, .arg = arg, .rc = STORE_ERROR};
+    pthread_cond_init(&job.cv, NULL);
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
+        pthread_cond_destroy(&job.cv);
         return STORE_ERROR;
     }
     if (s->tail)
@@ -381,8 +390,9 @@ enum store_rc sq_db_write(sq_db *s, sq_write_fn fn, void *arg)
     s->tail = &job;
     pthread_cond_signal(&s->work_cv);
     while (!job.done)
-        pthread_cond_wait(&s->done_cv, &s->mu);
+        pthread_cond_wait(&job.cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&job.cv);
     return job.rc;
 }
 
@@ -838,7 +848,6 @@ static void db_close(sq_db *d)
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->pool_mu);
     pthread_cond_destroy(&d->work_cv);
-    pthread_cond_destroy(&d->done_cv);
 }
 
 static void sq_close(store *base)
@@ -855,7 +864,6 @@ static int db_open(sq_db *d, const char *path, int batch_max, const struct sq_mi
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->pool_mu, NULL);
     pthread_cond_init(&d->work_cv, NULL);
-    pthread_cond_init(&d->done_cv, NULL);
     str_copy(d->path, sizeof d->path, path);
     d->batch_max = batch_max;
     d->writer = conn_open(d->path, 1, err, errsz);
