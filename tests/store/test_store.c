@@ -1518,6 +1518,85 @@ static void recover_pending_waits_for_appends_in_flight(void **state)
     rc_rows_free(reader.rows, reader.n);
 }
 
+static void pg_exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* PostgreSQL only: how a batch meets failures. A failure of the store's
+ * (here a lock wait that runs out) ends the batch: what came before
+ * commits, that event and the ones after it wait for the next round. An
+ * event the database refuses for good (bytes that are not UTF-8) is
+ * recorded as rejected, and the events after it are applied. */
+static void recover_failures_in_a_batch(void **state)
+{
+    struct fixture *f = *state;
+    static const struct rc_case cases[] = {
+        {.customer = "cus_1", .invoice = "inv_1", .txn = "t1", .outcome = "insufficient_funds", .amount = 100},
+        {.customer = "cus_2", .invoice = "inv_2", .txn = "t2", .outcome = "insufficient_funds", .amount = 200},
+        {.customer = "cus_2", .invoice = "inv_2", .txn = "t3", .success = 1, .amount = 200},
+        {.customer = "cus_3", .invoice = "inv_3", .txn = "t4", .outcome = "insufficient_funds", .amount = 300},
+        {.customer = "cus_3", .invoice = "inv_3", .txn = "bad\xff", .outcome = "insufficient_funds", .amount = 300},
+        {.customer = "cus_3", .invoice = "inv_3", .txn = "t6", .success = 1, .amount = 300},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    rc_append_cases(f->s, "m1", "sandbox", cases, N, 1000);
+    struct rc_inbox_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(f->s->recover->inbox_pending(f->s, 100, &rows, &n), STORE_OK);
+    assert_int_equal(n, N);
+    /* inv_2 exists, and another session holds it; the store's sessions
+     * give up waiting for a lock after 200 ms. */
+    struct rc_built built[N];
+    struct rc_apply_item items[N];
+    rc_build(&built[1], &items[1], "m1", "sandbox", &cases[1], rows[1].seq, rows[1].received_at);
+    assert_int_equal(f->s->recover->apply_events(f->s, &items[1], 1), STORE_OK);
+    assert_int_equal(items[1].rc, STORE_OK);
+    PGconn *c = PQconnectdb(f->url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char sql[200];
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s SET lock_timeout = '200ms'", f->dbname);
+    pg_exec_ok(c, sql);
+    store *node = open_store(f);
+    assert_non_null(node);
+    pg_exec_ok(c, "BEGIN");
+    pg_exec_ok(c, "SELECT 1 FROM rc_invoices WHERE invoice_id = 'inv_2' FOR UPDATE");
+
+    for (size_t i = 0; i < N; i++)
+        rc_build(&built[i], &items[i], "m1", "sandbox", &cases[i], rows[i].seq, rows[i].received_at);
+    assert_int_equal(node->recover->apply_events(node, items, N), STORE_OK);
+    assert_int_equal(items[0].rc, STORE_OK);
+    assert_int_equal(items[1].rc, STORE_OK); /* applied before */
+    assert_int_equal(items[2].rc, STORE_ERROR);
+    for (size_t i = 3; i < N; i++)
+        assert_int_equal(items[i].rc, STORE_ERROR); /* not attempted */
+    assert_int_equal(rc_backlog(node), N - 2);
+    pg_exec_ok(c, "ROLLBACK");
+    PQfinish(c);
+
+    /* The next round, with the lock gone. */
+    for (size_t i = 0; i < N; i++)
+        rc_build(&built[i], &items[i], "m1", "sandbox", &cases[i], rows[i].seq, rows[i].received_at);
+    assert_int_equal(node->recover->apply_events(node, items, N), STORE_OK);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(items[i].rc, i == 4 ? STORE_STATE : STORE_OK);
+    assert_int_equal(rc_backlog(node), 0);
+    buf d;
+    buf_init(&d);
+    rc_describe(node, "m1", "sandbox", "inv_2", &d);
+    assert_non_null(strstr(buf_cstr(&d), "state=paid reason=t3 new"));
+    buf_free(&d);
+    buf_init(&d);
+    rc_describe(node, "m1", "sandbox", "inv_3", &d);
+    assert_non_null(strstr(buf_cstr(&d), "txns: t4/0/300 t6/1/300 history:"));
+    buf_free(&d);
+    store_close(node);
+    rc_rows_free(rows, n);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1545,7 +1624,8 @@ int main(void)
          * supported start; its single writer orders appends itself. */
         T(nodes_starting_together_migrate_once),
         T(recover_pending_waits_for_appends_in_flight),
+        T(recover_failures_in_a_batch),
     };
-    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 2);
+    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 3);
     return _cmocka_run_group_tests(on_postgres() ? "store_postgres" : "store_sqlite", tests, count, NULL, NULL);
 }

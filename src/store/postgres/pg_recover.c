@@ -29,10 +29,13 @@
  *    unprocessed event is missing from its list: workers never apply two
  *    events of an invoice out of order, nor one event twice.
  *
- * 3. A failure holds back what follows. An event that fails rolls back to
- *    its savepoint; the later events of its customer and invoice in the
- *    batch are not attempted (rc STORE_ERROR, left for the next round), so
- *    that a retried event is never overtaken.
+ * 3. A failure holds back what follows. An event that fails because of
+ *    the store (rc STORE_ERROR: resources, a timeout, the server) rolls
+ *    back to its savepoint and ends the batch: it and every event after it
+ *    wait for the next round, so a retried event is never overtaken. An
+ *    event that fails for good (its data, a constraint: SQLSTATE classes
+ *    22 and 23) is recorded as rejected, as any failure other than the
+ *    store's is on SQLite, and the events after it go on.
  *
  * A batch is one transaction with a savepoint per event, as on SQLite: one
  * durable commit per batch, and a failed event changes nothing of its own
@@ -701,32 +704,13 @@ struct apply_batch_args {
     size_t n;
 };
 
-/* Whether an earlier item of the batch that failed concerns the same
- * customer or invoice as item i (rule 3). */
-static int held_back(const struct apply_batch_args *a, size_t i)
+/* Whether the failure c reports is the event's own, so that applying it
+ * again would fail again: bad data or a broken constraint (SQLSTATE
+ * classes 22 and 23). Anything else (resources, timeouts, the server) is
+ * the store's and may pass. */
+static int failure_is_the_events(const pg_conn *c)
 {
-    const struct rc_apply_item *it = &a->items[i];
-    if (it->rejected)
-        return 0; /* recording a rejection depends on nothing before it */
-    const char *merchant = it->payment ? it->payment->merchant_id : it->pm_update->merchant_id;
-    const char *env = it->payment ? it->payment->env : it->pm_update->env;
-    const char *customer = it->payment ? it->payment->customer.customer_id : it->pm_update->customer_id;
-    const char *invoice = it->payment ? it->payment->invoice_id : NULL;
-    for (size_t j = 0; j < i; j++) {
-        const struct rc_apply_item *f = &a->items[j];
-        if (f->rc == STORE_OK || f->rejected)
-            continue;
-        const char *fm = f->payment ? f->payment->merchant_id : f->pm_update->merchant_id;
-        const char *fe = f->payment ? f->payment->env : f->pm_update->env;
-        if (strcmp(fm, merchant) != 0 || strcmp(fe, env) != 0)
-            continue;
-        const char *fc = f->payment ? f->payment->customer.customer_id : f->pm_update->customer_id;
-        if (strcmp(fc, customer) == 0)
-            return 1;
-        if (invoice && f->payment && strcmp(f->payment->invoice_id, invoice) == 0)
-            return 1;
-    }
-    return 0;
+    return strncmp(c->sqlstate, "22", 2) == 0 || strncmp(c->sqlstate, "23", 2) == 0;
 }
 
 static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
@@ -736,8 +720,6 @@ static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
         a->items[i].rc = STORE_ERROR; /* this may be a repeat of the batch */
     for (size_t i = 0; i < a->n; i++) {
         struct rc_apply_item *it = &a->items[i];
-        if (held_back(a, i))
-            continue;
         if (it->rejected) {
             /* An event that cannot be applied is marked done, with why, so
              * that it does not block the events after it. */
@@ -762,8 +744,14 @@ static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
          * tried next round. Anything else undoes only this event. */
         if (retryable_state(c) || PQstatus(c->conn) != CONNECTION_OK)
             return STORE_ERROR;
+        if (rc == STORE_ERROR && failure_is_the_events(c))
+            rc = STORE_STATE;
         if (run_cmd(c, "ROLLBACK TO SAVEPOINT item", NULL) != 0 || run_cmd(c, "RELEASE SAVEPOINT item", NULL) != 0)
             return STORE_ERROR;
+        /* Rule 3: a failure of the store's leaves this event, and every
+         * one after it, for the next round; the batch so far commits. */
+        if (rc == STORE_ERROR)
+            break;
         /* This event's failure is for good: recorded as rejected. */
         const char *merchant = it->payment ? it->payment->merchant_id : it->pm_update->merchant_id;
         const char *env = it->payment ? it->payment->env : it->pm_update->env;
