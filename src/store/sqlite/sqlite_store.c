@@ -197,10 +197,13 @@ static sq_conn *conn_open(const char *path, int writer, char *err, size_t errsz)
      * acknowledged write survives power loss, not only a process crash. */
     /* wal_autocheckpoint=10000 pages (40 MB): a checkpoint runs inside a
      * commit, so rarer, larger checkpoints keep write latency flat under
-     * load. mmap lets readers use the page cache without a copy. */
-    if (exec_sql(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=10000; "
-                    "PRAGMA mmap_size=268435456;") != 0) {
+     * load. The writer keeps a 16 MB page cache; each reader (there is one
+     * per concurrently reading thread) 2 MB, relying on the OS page cache,
+     * so that memory stays bounded however many threads read. */
+    if (exec_sql(c, writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=10000;"
+                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000;") != 0) {
         snprintf(err, errsz, "cannot configure SQLite database %s", path);
         sqlite3_close(c->db);
         free(c);
