@@ -51,11 +51,31 @@ static int one_of(const char *value, const char *const *allowed)
     return 0;
 }
 
+/* A payment page's cursor: "<created_at ms>.<seq>" of the page's last row. */
+static int parse_payment_cursor(const char *value, int64_t *created_at, int64_t *seq)
+{
+    const char *dot = strchr(value, '.');
+    char head[32];
+    if (!dot || (size_t)(dot - value) >= sizeof head)
+        return -1;
+    memcpy(head, value, (size_t)(dot - value));
+    head[dot - value] = '\0';
+    return str_to_i64(head, created_at) == 0 && str_to_i64(dot + 1, seq) == 0 && *seq > 0 ? 0 : -1;
+}
+
 void gw_filter_payment_param(struct payment_filter *f, const char *key, const char *value, verrs *e)
 {
     static const char *const methods[] = {"credit_card", "mbway", NULL};
     static const char *const statuses[] = {"success", "error", "settled", NULL};
-    if (gw_filter_paging_param(key, value, &f->limit, &f->before_seq, e))
+    if (strcmp(key, "cursor") == 0) {
+        if (parse_payment_cursor(value, &f->cursor_created_at, &f->cursor_seq) != 0)
+            verrs_add(e, "cursor", "must be the X-Next-Cursor value of a previous page");
+        else
+            f->has_cursor = 1;
+        return;
+    }
+    int64_t unused_seq = 0;
+    if (gw_filter_paging_param(key, value, &f->limit, &unused_seq, e))
         return;
     if (strcmp(key, "payment_id") == 0) {
         if (strlen(value) > 255)

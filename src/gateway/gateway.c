@@ -149,10 +149,8 @@ static int append_query(void *ctx, const char *key, const char *value)
     return 0;
 }
 
-void gw_set_next_cursor(http_req *req, http_resp *resp, int64_t last_seq)
+void gw_set_next_cursor(http_req *req, http_resp *resp, const char *cur)
 {
-    char cur[32];
-    snprintf(cur, sizeof cur, "%lld", (long long)last_seq);
     resp_set_header(resp, "X-Next-Cursor", cur);
     buf b;
     buf_init(&b);

@@ -31,7 +31,8 @@ void gw_conflict(http_resp *resp, const char *field, const char *message);
 /* 500 for a store failure (details are in the log). */
 void gw_store_failed(http_resp *resp);
 
-void gw_set_next_cursor(http_req *req, http_resp *resp, int64_t last_seq);
+/* X-Next-Cursor and Link headers for the page after this one. */
+void gw_set_next_cursor(http_req *req, http_resp *resp, const char *cursor);
 
 /* Idempotency-Key handling for POST endpoints. */
 struct gw_idem {

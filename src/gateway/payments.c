@@ -278,8 +278,11 @@ void gw_payments_list(http_req *req, http_resp *resp)
     size_t shown = n > (size_t)want ? (size_t)want : n;
     for (size_t i = 0; i < shown; i++)
         cJSON_AddItemToArray(arr, gw_payment_json(req->app, &rows[i], 0));
-    if (n > (size_t)want)
-        gw_set_next_cursor(req, resp, rows[shown - 1].seq);
+    if (n > (size_t)want) {
+        char cur[48];
+        snprintf(cur, sizeof cur, "%lld.%lld", (long long)rows[shown - 1].created_at, (long long)rows[shown - 1].seq);
+        gw_set_next_cursor(req, resp, cur);
+    }
     free(rows);
     resp_json(resp, 200, arr);
 }

@@ -44,7 +44,10 @@ struct payment_filter {
     struct money_scaled amount_gte, amount_lte;
     int has_created_gte, has_created_lte, has_settled_gte, has_settled_lte;
     int64_t created_gte, created_lte, settled_gte, settled_lte;
-    int64_t before_seq; /* 0: from the newest */
+    /* Paging, newest first by (created_at, seq): the page starts after
+     * the row with this created_at and seq. */
+    int has_cursor;
+    int64_t cursor_created_at, cursor_seq;
     int limit;
 };
 

@@ -469,7 +469,7 @@ static void payments_and_filters(void **state)
     f.created_lte = 3000;
     assert_int_equal(list_count(s, "m1", f), 2);
 
-    /* Newest first; the cursor is the last seq of a page. */
+    /* Newest first by (created_at, seq); the cursor is the page's last row. */
     memset(&f, 0, sizeof f);
     f.limit = 3;
     struct payment_row *rows = NULL;
@@ -479,12 +479,15 @@ static void payments_and_filters(void **state)
     assert_string_equal(rows[0].payment_id, d.payment_id);
     assert_string_equal(rows[2].payment_id, b.payment_id);
     assert_true(rows[0].seq > rows[1].seq && rows[1].seq > rows[2].seq);
-    f.before_seq = rows[2].seq;
+    f.has_cursor = 1;
+    f.cursor_created_at = rows[2].created_at;
+    f.cursor_seq = rows[2].seq;
     free(rows);
     assert_int_equal(s->gateway->payment_list(s, "m1", &f, &rows, &n), STORE_OK);
     assert_int_equal(n, 1);
     assert_string_equal(rows[0].payment_id, a.payment_id);
-    f.before_seq = rows[0].seq;
+    f.cursor_created_at = rows[0].created_at;
+    f.cursor_seq = rows[0].seq;
     free(rows);
     assert_int_equal(s->gateway->payment_list(s, "m1", &f, &rows, &n), STORE_OK);
     assert_int_equal(n, 0);

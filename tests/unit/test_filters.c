@@ -38,7 +38,7 @@ static void every_filter_accepted(void **state)
     gw_filter_payment_param(&f, "settled_at_gte", "2020-01-01T00:00:00Z", &e);
     gw_filter_payment_param(&f, "settled_at_lte", "2021-01-01T00:00:00+01:00", &e);
     gw_filter_payment_param(&f, "limit", "7", &e);
-    gw_filter_payment_param(&f, "cursor", "42", &e);
+    gw_filter_payment_param(&f, "cursor", "1609459200000.42", &e);
     assert_int_equal(e.count, 0);
     assert_string_equal(f.payment_id, "TEST");
     assert_string_equal(f.method, "credit_card");
@@ -50,7 +50,7 @@ static void every_filter_accepted(void **state)
     assert_true(f.has_settled_gte && f.settled_gte == 1577836800000LL);
     assert_true(f.has_settled_lte && f.settled_lte == 1609459200000LL - 3600000);
     assert_int_equal(f.limit, 7);
-    assert_int_equal(f.before_seq, 42);
+    assert_true(f.has_cursor && f.cursor_created_at == 1609459200000LL && f.cursor_seq == 42);
     verrs_free(&e);
 }
 

@@ -224,12 +224,15 @@ static enum store_rc pg_payment_list(store *s, const char *merchant_id, const st
         pp_i64(&p, f->settled_lte);
         buf_printf(&sql, " AND settled_at <= $%d", p.n);
     }
-    if (f->before_seq > 0) {
-        pp_i64(&p, f->before_seq);
-        buf_printf(&sql, " AND seq < $%d", p.n);
+    if (f->has_cursor) {
+        /* Newest first by (created_at, seq); a row comparison walks the
+         * (merchant_id, created_at, seq) index from the cursor on. */
+        pp_i64(&p, f->cursor_created_at);
+        pp_i64(&p, f->cursor_seq);
+        buf_printf(&sql, " AND (created_at, seq) < ($%d, $%d)", p.n - 1, p.n);
     }
     pp_i64(&p, f->limit > 0 ? f->limit : 0);
-    buf_printf(&sql, " ORDER BY seq DESC LIMIT $%d", p.n);
+    buf_printf(&sql, " ORDER BY created_at DESC, seq DESC LIMIT $%d", p.n);
 
     PGresult *r = pg_read(S(s), buf_cstr(&sql), &p);
     buf_free(&sql);

@@ -73,8 +73,9 @@ static const struct pg_migration gateway_migrations[] = {
      ");"
      "ALTER SEQUENCE gw_payments_seq OWNED BY gw_payments.seq;"
      "CREATE UNIQUE INDEX gw_payments_seq_idx ON gw_payments(merchant_id, seq);"
-     "CREATE INDEX gw_payments_status ON gw_payments(merchant_id, status, seq);"
-     "CREATE INDEX gw_payments_created ON gw_payments(merchant_id, created_at);"
+     /* Listings are newest first by (created_at, seq). */
+     "CREATE INDEX gw_payments_status ON gw_payments(merchant_id, status, created_at, seq);"
+     "CREATE INDEX gw_payments_created ON gw_payments(merchant_id, created_at, seq);"
      "CREATE INDEX gw_payments_settled ON gw_payments(merchant_id, settled_at) WHERE settled_at IS NOT NULL;"
      "CREATE INDEX gw_payments_unsettled ON gw_payments(created_at) WHERE status = 'success';"
      "CREATE SEQUENCE gw_refunds_seq;"

@@ -160,7 +160,8 @@ enum {
 static const char *const payment_filter_sql[] = {
     " AND payment_id = ?",  " AND method = ?",     " AND status = ?",      " AND (amount_major > ? OR (amount_major = ? AND amount_frac4 >= ?))",
     " AND (amount_major < ? OR (amount_major = ? AND amount_frac4 <= ?))",
-    " AND created_at >= ?", " AND created_at <= ?", " AND settled_at >= ?", " AND settled_at <= ?", " AND seq < ?",
+    " AND created_at >= ?", " AND created_at <= ?", " AND settled_at >= ?", " AND settled_at <= ?",
+    " AND (created_at < ? OR (created_at = ? AND seq < ?))",
 };
 
 static enum store_rc sq_payment_list(store *s, const char *merchant_id, const struct payment_filter *f,
@@ -170,14 +171,14 @@ static enum store_rc sq_payment_list(store *s, const char *merchant_id, const st
                     (f->has_amount_gte ? PF_AMOUNT_GTE : 0) | (f->has_amount_lte ? PF_AMOUNT_LTE : 0) |
                     (f->has_created_gte ? PF_CREATED_GTE : 0) | (f->has_created_lte ? PF_CREATED_LTE : 0) |
                     (f->has_settled_gte ? PF_SETTLED_GTE : 0) | (f->has_settled_lte ? PF_SETTLED_LTE : 0) |
-                    (f->before_seq > 0 ? PF_CURSOR : 0);
+                    (f->has_cursor ? PF_CURSOR : 0);
     buf sql;
     buf_init(&sql);
     buf_puts(&sql, "SELECT " PAY_COLS " FROM gw_payments WHERE merchant_id = ?");
     for (unsigned i = 0; i < sizeof payment_filter_sql / sizeof payment_filter_sql[0]; i++)
         if (mask & (1u << i))
             buf_puts(&sql, payment_filter_sql[i]);
-    buf_puts(&sql, " ORDER BY seq DESC LIMIT ?");
+    buf_puts(&sql, " ORDER BY created_at DESC, seq DESC LIMIT ?");
 
     sq_conn *c = sq_read_acquire(S(s));
     if (!c) {
@@ -214,8 +215,11 @@ static enum store_rc sq_payment_list(store *s, const char *merchant_id, const st
             sqlite3_bind_int64(st, i++, f->settled_gte);
         if (mask & PF_SETTLED_LTE)
             sqlite3_bind_int64(st, i++, f->settled_lte);
-        if (mask & PF_CURSOR)
-            sqlite3_bind_int64(st, i++, f->before_seq);
+        if (mask & PF_CURSOR) {
+            sqlite3_bind_int64(st, i++, f->cursor_created_at);
+            sqlite3_bind_int64(st, i++, f->cursor_created_at);
+            sqlite3_bind_int64(st, i++, f->cursor_seq);
+        }
         sqlite3_bind_int(st, i, f->limit);
         size_t count = 0;
         void *rows = NULL;
