@@ -14,6 +14,7 @@
 #include "auth/api_keys.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/ttl_cache.h"
 #include "disputes/disputes.h"
 #include "gateway/gateway.h"
 #include "recover/recover.h"
@@ -24,6 +25,10 @@ void app_data_path(const struct app *app, const char *name, char *out, size_t ou
 {
     snprintf(out, outsz, "%s/%s", app->data_dir, name);
 }
+
+/* How long a verified credential is trusted without a store read: a
+ * revocation reaches the other nodes of a cluster within this. */
+#define AUTH_CACHE_TTL_MS 1000
 
 static int mkdir_p(const char *path)
 {
@@ -460,7 +465,9 @@ int app_start(struct app *app, char *err, size_t errsz)
 {
     const char *addr = config_get(app->cfg, "listen_address");
     const char *admin = config_get(app->cfg, "admin_address");
-    if (app->serve_disputes && !(app->disputes_auth = disputes_auth_cache_new())) {
+    if ((app->serve_disputes &&
+         !(app->disputes_auth = ttl_cache_new(sizeof(struct dsp_credential_row), AUTH_CACHE_TTL_MS))) ||
+        !(app->api_keys = ttl_cache_new(sizeof(struct api_key_row), AUTH_CACHE_TTL_MS))) {
         snprintf(err, errsz, "out of memory");
         return -1;
     }
@@ -551,7 +558,8 @@ void app_stop(struct app *app)
 
 void app_close(struct app *app)
 {
-    disputes_auth_cache_free(app->disputes_auth);
+    ttl_cache_free(app->disputes_auth);
+    ttl_cache_free(app->api_keys);
     app->disputes_auth = NULL;
     store_close(app->store);
     app->store = NULL;

@@ -54,7 +54,10 @@ struct app {
     struct {
         int64_t last_purge_ms;
     } disputes_worker;
-    struct dsp_auth_cache *disputes_auth; /* recently verified Basic credentials */
+    /* Credentials verified in the last second (core/ttl_cache.h): Disputes'
+     * Basic credentials, and API keys of every service. */
+    struct ttl_cache *disputes_auth;
+    struct ttl_cache *api_keys;
     int serve_gateway, serve_recover, serve_disputes;
     int run_api, run_workers;
     int64_t shutdown_timeout_s;

@@ -7,6 +7,7 @@
 #include "app.h"
 #include "auth/api_keys.h"
 #include "core/jsonv.h"
+#include "core/ttl_cache.h"
 #include "core/timefmt.h"
 #include "disputes/disputes.h"
 #include "gateway/gateway.h"
@@ -232,6 +233,8 @@ static void keys_revoke(http_req *req, http_resp *resp)
 {
     enum store_rc rc = req->app->store->ops->api_key_revoke(req->app->store, http_param(req, 0), http_param(req, 1),
                                                             clock_now_ms(req->app->clock));
+    /* This process forgets the key at once; others within the cache's ttl. */
+    ttl_cache_clear(req->app->api_keys);
     if (rc == STORE_NOT_FOUND)
         resp_message(resp, 404, "No such active key for this merchant", NULL);
     else if (rc != STORE_OK)

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/ttl_cache.h"
 #include "http/server.h"
 
 #define KEY_ID_LEN 16
@@ -53,11 +54,14 @@ int api_key_verify(struct app *app, const char *presented, const char *service, 
     if (!id_matches(kid, KEY_ID_LEN, ID_LOWER_ALNUM) || !id_matches(secret, SECRET_LEN, ID_ALNUM))
         return -1;
     struct api_key_row k;
-    enum store_rc rc = app->store->ops->api_key_get(app->store, kid, &k);
-    if (rc == STORE_ERROR)
-        return -2;
-    if (rc != STORE_OK)
-        return -1;
+    if (!ttl_cache_get(app->api_keys, kid, &k)) {
+        enum store_rc rc = app->store->ops->api_key_get(app->store, kid, &k);
+        if (rc == STORE_ERROR)
+            return -2;
+        if (rc != STORE_OK)
+            return -1;
+        ttl_cache_put(app->api_keys, kid, &k);
+    }
     char hash[65];
     crypto_hash_secret(secret, hash);
     int ok = crypto_equal(hash, k.secret_hash);

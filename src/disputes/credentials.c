@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "core/ttl_cache.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/ids.h"
@@ -100,91 +101,6 @@ static int split_username(const char *user, char *merchant, size_t msz, char *en
     return env_valid(env) && id_matches(dot2 + 1, CRED_ID_LEN, ID_LOWER_ALNUM) ? 0 : -1;
 }
 
-/* ---- cache of verified credentials ---- */
-
-#define CACHE_SLOTS 1024 /* a power of two */
-#define CACHE_TTL_NS 1000000000LL
-
-struct cached_credential {
-    char username[DSP_USERNAME_MAX];
-    struct dsp_credential_row row;
-    int64_t expires_ns;
-};
-
-struct dsp_auth_cache {
-    pthread_mutex_t mu;
-    struct cached_credential slots[CACHE_SLOTS];
-};
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-struct dsp_auth_cache *disputes_auth_cache_new(void)
-{
-    struct dsp_auth_cache *c = calloc(1, sizeof *c);
-    if (c)
-        pthread_mutex_init(&c->mu, NULL);
-    return c;
-}
-
-void disputes_auth_cache_free(struct dsp_auth_cache *c)
-{
-    if (!c)
-        return;
-    pthread_mutex_destroy(&c->mu);
-    sodium_memzero(c, sizeof *c);
-    free(c);
-}
-
-static size_t slot_of(const char *username)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)username; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h & (CACHE_SLOTS - 1));
-}
-
-static int cache_get(struct dsp_auth_cache *c, const char *username, struct dsp_credential_row *out)
-{
-    if (!c)
-        return 0;
-    int hit = 0;
-    struct cached_credential *e = &c->slots[slot_of(username)];
-    pthread_mutex_lock(&c->mu);
-    if (e->expires_ns > mono_ns() && strcmp(e->username, username) == 0) {
-        *out = e->row;
-        hit = 1;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return hit;
-}
-
-static void cache_put(struct dsp_auth_cache *c, const struct dsp_credential_row *row)
-{
-    if (!c)
-        return;
-    struct cached_credential *e = &c->slots[slot_of(row->username)];
-    pthread_mutex_lock(&c->mu);
-    str_copy(e->username, sizeof e->username, row->username);
-    e->row = *row;
-    e->expires_ns = mono_ns() + CACHE_TTL_NS;
-    pthread_mutex_unlock(&c->mu);
-}
-
-static void cache_clear(struct dsp_auth_cache *c)
-{
-    if (!c)
-        return;
-    pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
-        c->slots[i].expires_ns = 0;
-    pthread_mutex_unlock(&c->mu);
-}
-
 int dsp_authenticate(http_req *req, http_resp *resp)
 {
     struct app *app = req->app;
@@ -199,7 +115,7 @@ int dsp_authenticate(http_req *req, http_resp *resp)
     struct dsp_credential_row c;
     if (split_username(user, merchant, sizeof merchant, env, sizeof env) == 0) {
         enum store_rc src = STORE_OK;
-        if (!cache_get(app->disputes_auth, user, &c)) {
+        if (!ttl_cache_get(app->disputes_auth, user, &c)) {
             src = app->store->disputes->credential_get(app->store, merchant, env, user, &c);
             if (src == STORE_ERROR) {
                 sodium_memzero(pass, sizeof pass);
@@ -207,7 +123,7 @@ int dsp_authenticate(http_req *req, http_resp *resp)
                 return -1;
             }
             if (src == STORE_OK)
-                cache_put(app->disputes_auth, &c);
+                ttl_cache_put(app->disputes_auth, c.username, &c);
         }
         if (src == STORE_OK) {
             char hash[65];
@@ -334,7 +250,7 @@ void disputes_admin_credentials_revoke(http_req *req, http_resp *resp)
         return;
     enum store_rc rc = req->app->store->disputes->credential_revoke(req->app->store, http_param(req, 0),
                                                                     http_param(req, 1), clock_now_ms(req->app->clock));
-    cache_clear(req->app->disputes_auth);
+    ttl_cache_clear(req->app->disputes_auth);
     if (rc == STORE_NOT_FOUND)
         resp_message(resp, 404, "No such active credential for this merchant", NULL);
     else if (rc != STORE_OK)
@@ -364,7 +280,7 @@ void disputes_admin_merchant_set(http_req *req, http_resp *resp)
     int enabled = cJSON_IsTrue(jv_get(req->json, "enabled"));
     enum store_rc rc = req->app->store->disputes->merchant_set_disabled(req->app->store, http_param(req, 0), !enabled,
                                                                         clock_now_ms(req->app->clock));
-    cache_clear(req->app->disputes_auth);
+    ttl_cache_clear(req->app->disputes_auth);
     if (rc != STORE_OK) {
         resp_message(resp, 500, "Internal server error", NULL);
         return;

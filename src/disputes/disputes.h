@@ -17,14 +17,6 @@ extern const struct api_family disputes_family;
 extern const struct route disputes_routes[];
 extern const size_t disputes_routes_count;
 
-/* Credentials verified in the last second, so that a request costs no
- * store read; a revocation or a disabled merchant made through this
- * process's admin API empties it at once (other processes of a cluster
- * see it within the second). */
-struct dsp_auth_cache;
-struct dsp_auth_cache *disputes_auth_cache_new(void);
-void disputes_auth_cache_free(struct dsp_auth_cache *c);
-
 /* Admin API handlers, mounted by admin/admin.c. */
 void disputes_admin_credentials_list(http_req *req, http_resp *resp);
 void disputes_admin_credentials_create(http_req *req, http_resp *resp);
