@@ -55,6 +55,13 @@ struct sq_db {
     sq_conn *free_readers;
     sq_conn **all_readers; /* every reader ever opened, for closing */
     size_t nreaders, cap_readers;
+
+    /* Checkpoints run here, not inside a writer's commit: copying the WAL
+     * back into the database takes long enough to stall every write that
+     * waits on that commit. */
+    pthread_t checkpointer;
+    int checkpointer_started;
+    pthread_cond_t checkpoint_cv;
 };
 
 /* Two files: the domain database, and Recover's inbox of acknowledged
@@ -195,13 +202,12 @@ static sq_conn *conn_open(const char *path, int writer, char *err, size_t errsz)
     sqlite3_extended_result_codes(c->db, 1);
     /* synchronous=FULL: in WAL mode every commit fsyncs the WAL, so an
      * acknowledged write survives power loss, not only a process crash. */
-    /* wal_autocheckpoint=10000 pages (40 MB): a checkpoint runs inside a
-     * commit, so rarer, larger checkpoints keep write latency flat under
-     * load. The writer keeps a 16 MB page cache; each reader (there is one
+    /* The writer never checkpoints (wal_autocheckpoint=0): a thread of the
+     * database does it beside the writes (see checkpointer_main). The writer keeps a 16 MB page cache; each reader (there is one
      * per concurrently reading thread) 2 MB, relying on the OS page cache,
      * so that memory stays bounded however many threads read. */
     if (exec_sql(c, writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=10000;"
+                             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=0;"
                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
                              "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000;") != 0) {
         snprintf(err, errsz, "cannot configure SQLite database %s", path);
@@ -832,8 +838,47 @@ static enum store_rc sq_idem_purge(store *s, int64_t older_than, int64_t *purged
 
 /* ---- lifecycle ---- */
 
+#define CHECKPOINT_EVERY_MS 1000
+
+/* Passive checkpoints once a second on a connection of their own: they
+ * copy what no reader still needs and never block a write; when one
+ * catches up with the whole WAL, SQLite starts the WAL over, so the file
+ * stays small without any write waiting for it. */
+static void *checkpointer_main(void *arg)
+{
+    sq_db *d = arg;
+    char err[256];
+    sq_conn *c = conn_open(d->path, 0, err, sizeof err);
+    if (!c) {
+        log_error("%s", err);
+        return NULL;
+    }
+    pthread_mutex_lock(&d->mu);
+    while (!d->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += CHECKPOINT_EVERY_MS / 1000;
+        pthread_cond_timedwait(&d->checkpoint_cv, &d->mu, &ts);
+        if (d->stopping)
+            break;
+        pthread_mutex_unlock(&d->mu);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
+    conn_close(c);
+    return NULL;
+}
+
 static void db_close(sq_db *d)
 {
+    if (d->checkpointer_started) {
+        pthread_mutex_lock(&d->mu);
+        d->stopping = 1;
+        pthread_cond_signal(&d->checkpoint_cv);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->checkpointer, NULL);
+    }
     if (d->thread_started) {
         pthread_mutex_lock(&d->mu);
         d->stopping = 1;
@@ -851,6 +896,7 @@ static void db_close(sq_db *d)
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->pool_mu);
     pthread_cond_destroy(&d->work_cv);
+    pthread_cond_destroy(&d->checkpoint_cv);
 }
 
 static void sq_close(store *base)
@@ -867,6 +913,7 @@ static int db_open(sq_db *d, const char *path, int batch_max, const struct sq_mi
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->pool_mu, NULL);
     pthread_cond_init(&d->work_cv, NULL);
+    pthread_cond_init(&d->checkpoint_cv, NULL);
     str_copy(d->path, sizeof d->path, path);
     d->batch_max = batch_max;
     d->writer = conn_open(d->path, 1, err, errsz);
@@ -880,6 +927,11 @@ static int db_open(sq_db *d, const char *path, int batch_max, const struct sq_mi
         return -1;
     }
     d->thread_started = 1;
+    if (pthread_create(&d->checkpointer, NULL, checkpointer_main, d) != 0) {
+        snprintf(err, errsz, "cannot start the SQLite checkpoint thread");
+        return -1;
+    }
+    d->checkpointer_started = 1;
     return 0;
 }
 
