@@ -437,6 +437,17 @@ void sq_unuse_seq(sq_conn *writer, const char *table, int64_t value)
             s->seqs[i].value--;
 }
 
+/* Makes the next seq of table at least floor + 1. */
+static void seq_floor(sq_conn *writer, const char *table, int64_t floor)
+{
+    int64_t next = sq_next_seq(writer, table); /* also loads the counter */
+    sq_unuse_seq(writer, table, next);
+    sq_db *s = writer->home;
+    for (int i = 0; i < s->nseqs; i++)
+        if (strcmp(s->seqs[i].table, table) == 0 && s->seqs[i].value < floor)
+            s->seqs[i].value = floor;
+}
+
 sq_conn *sq_read_acquire(sq_store *s) { return sq_db_read_acquire(&s->main); }
 void sq_read_release(sq_store *s, sq_conn *c) { sq_db_read_release(&s->main, c); }
 enum store_rc sq_write(sq_store *s, sq_write_fn fn, void *arg) { return sq_db_write(&s->main, fn, arg); }
@@ -954,6 +965,18 @@ store *sqlite_store_open(const struct store_options *opt, char *err, size_t errs
         free(s);
         return NULL;
     }
+
+    /* The inbox's seqs continue above what the main file says was applied,
+     * even when the inbox file is older than the main file (restored from
+     * an earlier backup, or lost): a new event can never get a seq that is
+     * taken for applied already. */
+    int64_t applied = 0;
+    sqlite3_stmt *st = sq_stmt(s->main.writer, "SELECT applied_seq FROM rc_inbox_state WHERE id = 1");
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        applied = sqlite3_column_int64(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    seq_floor(s->inbox.writer, "rc_inbox", applied);
 
     s->ops.backend = "sqlite";
     s->ops.ping = sq_ping;
