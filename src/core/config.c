@@ -23,7 +23,7 @@ const struct setting_def config_settings[] = {
     {"sqlite_path", "", "SQLite database file (default: DATA_DIR/recoup.db)"},
     {"database_url", "", "PostgreSQL connection string, for store = postgres"},
     {"pg_pool_size", "16", "PostgreSQL connections per node, for store = postgres (requests wait for a free one)"},
-    {"http_threads", "32", "HTTP worker threads per listener"},
+    {"http_threads", "64", "HTTP worker threads per listener (a thread waiting for a durable commit serves no other connection)"},
     {"max_connections", "1024", "open connections per listener"},
     {"max_body_bytes", "65536", "largest accepted request body (413 beyond)"},
     {"max_url_bytes", "2048", "longest accepted URL, query included (414 beyond)"},
