@@ -1,4 +1,5 @@
-/* The inbox of acknowledged events is a file of its own on SQLite. If it is
+/* The inbox of acknowledged events is a file of its own on SQLite (so this
+ * test is listed in tests-sqlite-only.txt). If it is
  * lost, or restored from a backup older than the main file, the events that
  * arrive afterwards must still be applied: their seqs may never fall among
  * those the main file already counts as applied. */
@@ -10,8 +11,6 @@
 static void events_after_a_lost_inbox_are_applied(void **state)
 {
     (void)state;
-    if (getenv("RECOUP_TEST_STORE") && strcmp(getenv("RECOUP_TEST_STORE"), "postgres") == 0)
-        skip(); /* PostgreSQL keeps the inbox in the same database */
     rserver s;
     server_start(&s, NULL);
     struct rc_keys k;
