@@ -57,36 +57,17 @@ static enum store_rc sq_credential_insert(store *s, const struct dsp_credential_
 static enum store_rc sq_credential_get(store *s, const char *merchant_id, const char *env, const char *username,
                                        struct dsp_credential_row *out)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st =
-        sq_stmt(c, CRED_SELECT "WHERE c.merchant_id = ?1 AND c.environment = ?2 AND c.username = ?3");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        sq_bind_text(st, 2, env);
-        sq_bind_text(st, 3, username);
-        memset(out, 0, sizeof *out);
-        rc = sq_fetch_one(c, st, read_credential, out, "dsp_credential_get");
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, env, username, NULL};
+    memset(out, 0, sizeof *out);
+    return sq_read_one(S(s), CRED_SELECT "WHERE c.merchant_id = ?1 AND c.environment = ?2 AND c.username = ?3",
+                       params, read_credential, out);
 }
 
 static enum store_rc sq_credential_list(store *s, const char *merchant_id, struct dsp_credential_row **out, size_t *n)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, CRED_SELECT "WHERE c.merchant_id = ?1 ORDER BY c.created_at, c.username");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        rc = sq_collect_rows(c, st, sizeof **out, read_credential, (void **)out, n);
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, NULL};
+    return sq_read_all(S(s), CRED_SELECT "WHERE c.merchant_id = ?1 ORDER BY c.created_at, c.username", params,
+                       sizeof **out, read_credential, (void **)out, n);
 }
 
 struct credential_revoke_args {

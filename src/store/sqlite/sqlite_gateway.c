@@ -486,18 +486,9 @@ static enum store_rc sq_refund_insert(store *s, const struct refund_row *r, cons
 
 static enum store_rc sq_refund_get(store *s, const char *merchant_id, const char *refund_id, struct refund_row *out)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT " REFUND_COLS " FROM gw_refunds WHERE merchant_id = ?1 AND refund_id = ?2");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        sq_bind_text(st, 2, refund_id);
-        rc = sq_fetch_one(c, st, read_refund, out, "refund_get");
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, refund_id, NULL};
+    return sq_read_one(S(s), "SELECT " REFUND_COLS " FROM gw_refunds WHERE merchant_id = ?1 AND refund_id = ?2", params,
+                       read_refund, out);
 }
 
 static enum store_rc sq_refund_list(store *s, const char *merchant_id, const struct refund_filter *f,
@@ -620,18 +611,10 @@ static void read_pm(sqlite3_stmt *st, void *row)
 
 static enum store_rc sq_pm_get(store *s, const char *merchant_id, const char *pm_id, struct payment_method_row *out)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT " PM_COLS " FROM gw_payment_methods WHERE merchant_id = ?1 AND payment_method_id = ?2");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        sq_bind_text(st, 2, pm_id);
-        rc = sq_fetch_one(c, st, read_pm, out, "payment_method_get");
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, pm_id, NULL};
+    return sq_read_one(S(s),
+                       "SELECT " PM_COLS " FROM gw_payment_methods WHERE merchant_id = ?1 AND payment_method_id = ?2",
+                       params, read_pm, out);
 }
 
 struct pm_delete_args {

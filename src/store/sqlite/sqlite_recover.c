@@ -43,18 +43,10 @@ static void read_settings(sqlite3_stmt *st, void *row)
 
 static enum store_rc sq_settings_get(store *s, const char *merchant_id, struct rc_settings *out)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT " SETTINGS_COLS " FROM rc_settings WHERE merchant_id = ?1");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        memset(out, 0, sizeof *out);
-        rc = sq_fetch_one(c, st, read_settings, out, "rc_settings_get");
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, NULL};
+    memset(out, 0, sizeof *out);
+    return sq_read_one(S(s), "SELECT " SETTINGS_COLS " FROM rc_settings WHERE merchant_id = ?1", params, read_settings,
+                       out);
 }
 
 static enum store_rc settings_put_fn(sq_conn *c, void *arg)

@@ -566,26 +566,13 @@ static void read_merchant(sqlite3_stmt *st, struct merchant_row *m)
     m->created_at = sqlite3_column_int64(st, 2);
 }
 
+static void read_merchant_v(sqlite3_stmt *st, void *row);
+
 static enum store_rc sq_merchant_get(store *s, const char *merchant_id, struct merchant_row *out)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT merchant_id, name, created_at FROM merchants WHERE merchant_id = ?1");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            read_merchant(st, out);
-            rc = STORE_OK;
-        } else {
-            rc = r == SQLITE_DONE ? STORE_NOT_FOUND : sq_fail(c, "merchant_get");
-        }
-        sqlite3_reset(st);
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, NULL};
+    return sq_read_one(S(s), "SELECT merchant_id, name, created_at FROM merchants WHERE merchant_id = ?1", params,
+                       read_merchant_v, out);
 }
 
 enum store_rc sq_fetch_one(sq_conn *c, sqlite3_stmt *st, sq_row_reader read, void *out, const char *what)
@@ -635,17 +622,44 @@ enum store_rc sq_collect_rows(sq_conn *c, sqlite3_stmt *st, size_t elem_size, sq
     return STORE_OK;
 }
 
+/* Prepares sql on a read connection and binds its text parameters. */
+static sqlite3_stmt *read_stmt(sq_conn *c, const char *sql, const char *const *params)
+{
+    sqlite3_stmt *st = sq_stmt(c, sql);
+    for (int i = 0; st && params && params[i]; i++)
+        sq_bind_text(st, i + 1, params[i]);
+    return st;
+}
+
+enum store_rc sq_read_one(sq_store *s, const char *sql, const char *const *params, sq_row_reader read, void *out)
+{
+    sq_conn *c = sq_read_acquire(s);
+    if (!c)
+        return STORE_ERROR;
+    sqlite3_stmt *st = read_stmt(c, sql, params);
+    enum store_rc rc = st ? sq_fetch_one(c, st, read, out, sql) : STORE_ERROR;
+    sq_read_release(s, c);
+    return rc;
+}
+
+enum store_rc sq_read_all(sq_store *s, const char *sql, const char *const *params, size_t elem_size,
+                          sq_row_reader read, void **out, size_t *n)
+{
+    sq_conn *c = sq_read_acquire(s);
+    if (!c)
+        return STORE_ERROR;
+    sqlite3_stmt *st = read_stmt(c, sql, params);
+    enum store_rc rc = st ? sq_collect_rows(c, st, elem_size, read, out, n) : STORE_ERROR;
+    sq_read_release(s, c);
+    return rc;
+}
+
 static void read_merchant_v(sqlite3_stmt *st, void *row) { read_merchant(st, row); }
 
 static enum store_rc sq_merchant_list(store *s, struct merchant_row **out, size_t *n)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT merchant_id, name, created_at FROM merchants ORDER BY created_at, merchant_id");
-    enum store_rc rc = st ? sq_collect_rows(c, st, sizeof **out, read_merchant_v, (void **)out, n) : STORE_ERROR;
-    sq_read_release(S(s), c);
-    return rc;
+    return sq_read_all(S(s), "SELECT merchant_id, name, created_at FROM merchants ORDER BY created_at, merchant_id",
+                       NULL, sizeof **out, read_merchant_v, (void **)out, n);
 }
 
 static enum store_rc key_insert_fn(sq_conn *c, void *arg)
@@ -691,39 +705,15 @@ static void read_key(sqlite3_stmt *st, void *row)
 
 static enum store_rc sq_api_key_get(store *s, const char *key_id, struct api_key_row *out)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, KEY_COLS_SELECT "WHERE key_id = ?1");
-    if (st) {
-        sq_bind_text(st, 1, key_id);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            read_key(st, out);
-            rc = STORE_OK;
-        } else {
-            rc = r == SQLITE_DONE ? STORE_NOT_FOUND : sq_fail(c, "api_key_get");
-        }
-        sqlite3_reset(st);
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {key_id, NULL};
+    return sq_read_one(S(s), KEY_COLS_SELECT "WHERE key_id = ?1", params, read_key, out);
 }
 
 static enum store_rc sq_api_key_list(store *s, const char *merchant_id, struct api_key_row **out, size_t *n)
 {
-    sq_conn *c = sq_read_acquire(S(s));
-    if (!c)
-        return STORE_ERROR;
-    enum store_rc rc = STORE_ERROR;
-    sqlite3_stmt *st = sq_stmt(c, KEY_COLS_SELECT "WHERE merchant_id = ?1 ORDER BY created_at, key_id");
-    if (st) {
-        sq_bind_text(st, 1, merchant_id);
-        rc = sq_collect_rows(c, st, sizeof **out, read_key, (void **)out, n);
-    }
-    sq_read_release(S(s), c);
-    return rc;
+    const char *params[] = {merchant_id, NULL};
+    return sq_read_all(S(s), KEY_COLS_SELECT "WHERE merchant_id = ?1 ORDER BY created_at, key_id", params,
+                       sizeof **out, read_key, (void **)out, n);
 }
 
 struct key_revoke_args {

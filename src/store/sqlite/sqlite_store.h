@@ -79,6 +79,13 @@ enum store_rc sq_collect_rows(sq_conn *c, sqlite3_stmt *st, size_t elem_size, sq
 /* Steps a bound single-row lookup: OK with the row read, or NOT_FOUND. */
 enum store_rc sq_fetch_one(sq_conn *c, sqlite3_stmt *st, sq_row_reader read, void *out, const char *what);
 
+/* A whole read on a read connection of the main file: sql with its text
+ * parameters (NULL-terminated), one row into out, or every row into a
+ * malloc'd array. */
+enum store_rc sq_read_one(sq_store *s, const char *sql, const char *const *params, sq_row_reader read, void *out);
+enum store_rc sq_read_all(sq_store *s, const char *sql, const char *const *params, size_t elem_size,
+                          sq_row_reader read, void **out, size_t *n);
+
 /* Migrations: named "<domain>-<n>", applied once each, in list order. */
 struct sq_migration {
     const char *id;
