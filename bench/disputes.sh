@@ -30,28 +30,9 @@ TIMEOUT=${BENCH_TIMEOUT:-10s}
 WRK="wrk -t1 -c$CONNS --timeout $TIMEOUT"
 export BENCH_LUA_DIR="$ROOT/bench/lua"
 
-say() { printf '%s [disputes] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+BENCH_NAME=disputes
+. "$ROOT/bench/lib.sh"
 
-need_packages() {
-    local missing="" p
-    for p in "$@"; do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-            missing="$missing $p"
-        fi
-    done
-    [ -z "$missing" ] && return 0
-    say "installing missing Debian packages:$missing"
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install as root:$missing"
-        sudo="sudo -n"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    # shellcheck disable=SC2086
-    $sudo apt-get install -y -qq --no-install-recommends $missing </dev/null
-}
 
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 command -v wrk >/dev/null 2>&1 || need_packages wrk
@@ -66,16 +47,6 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/recoup-bench-disputes.XXXXXX")
 RECOUPD_PID=""
 NGINX_PID=""
 
-stop_pid() { # pid seconds
-    local pid=$1 i=0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt $(($2 * 10)) ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?

@@ -1,25 +1,40 @@
-# Shared pieces of the benchmark scripts (sourced, not run): tools, free
-# loopback ports, nginx as the same-run ceiling, wrk runs and their numbers.
-# The method is the one of DESIGN: wrk -t1 -c64 on loopback after a warm-up,
-# nginx answering the same request with a fixed 200 in the same run.
+# Shared pieces of the benchmark scripts (sourced, not run). A script sets
+# BENCH_NAME (the tag of its messages) before sourcing this.
 
-bench_say() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${BENCH_NAME:-bench}" "$*" >&2; }
-bench_die() { bench_say "error: $*"; exit 1; }
+say() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${BENCH_NAME:-bench}" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
 
-# Installs Debian packages that are missing (non-interactive).
-bench_need() {
-    missing=""
+# Installs the Debian packages that are missing (non-interactive).
+need_packages() {
+    local missing="" p
     for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
     done
     [ -z "$missing" ] && return 0
-    bench_say "installing$missing"
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+    say "installing missing Debian packages:$missing"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install as root:$missing"
+        sudo="sudo -n"
+    fi
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq >/dev/null
+    $sudo apt-get update -qq
     # shellcheck disable=SC2086
-    $SUDO apt-get install -y -qq --no-install-recommends $missing </dev/null >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends $missing </dev/null
+}
+
+# stop_pid PID SECONDS: SIGTERM, then SIGKILL if it is still there.
+stop_pid() {
+    local pid=$1 i=0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt $(($2 * 10)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
 }
 
 # A free TCP port on 127.0.0.1 (the kernel picks one; a small race remains).
@@ -63,7 +78,7 @@ NGINX
         sleep 0.1
     done
     cat "$dir/error.log" >&2
-    bench_die "nginx did not start"
+    die "nginx did not start"
 }
 
 # bench_wrk OUT DURATION URL SCRIPT: one wrk run with latency percentiles;

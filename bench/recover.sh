@@ -17,8 +17,8 @@ DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-5s}
 CONNS=${BENCH_CONNECTIONS:-64}
 RECOUPD=${RECOUPD:-./build/recoupd}
-[ -x "$RECOUPD" ] || bench_die "$RECOUPD not built (make build)"
-bench_need wrk nginx-light curl jq postgresql sqlite3
+[ -x "$RECOUPD" ] || die "$RECOUPD not built (make build)"
+need_packages wrk nginx-light curl jq postgresql sqlite3
 
 TMP=$(mktemp -d /tmp/recoup-bench-recover.XXXXXX)
 RECOUPD_PID="" BENCH_NGINX_PID="" PGDIR=""
@@ -45,7 +45,7 @@ RECOVER_KEY=$(jq -r .recover.api_key "$TMP/data/sandbox.json")
 URL="http://127.0.0.1:$API_PORT/recover/payments"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $RECOVER_KEY" -H 'Content-Type: application/json' \
     -d '{}' "$URL")
-[ "$code" = 400 ] || bench_die "recoupd answered $code to an empty event (expected 400)"
+[ "$code" = 400 ] || die "recoupd answered $code to an empty event (expected 400)"
 
 # ---- the ceiling: nginx, same request ----
 NGINX_PORT=$(bench_free_port)
@@ -53,15 +53,15 @@ bench_nginx_start "$TMP/nginx" "$NGINX_PORT" '{"message":"Request submitted for 
 CEIL_URL="http://127.0.0.1:$NGINX_PORT/recover/payments"
 SCRIPT=bench/lua/recover_event.lua
 
-bench_say "warm-up ($WARMUP each)"
+say "warm-up ($WARMUP each)"
 bench_wrk "$TMP/warm-ceiling" "$WARMUP" "$CEIL_URL" "$SCRIPT"
 bench_wrk "$TMP/warm-recoupd" "$WARMUP" "$URL" "$SCRIPT"
 WARM_OK=$(awk '/requests in/ {print $1}' "$TMP/warm-recoupd")
 
-bench_say "ceiling: nginx ($DURATION)"
+say "ceiling: nginx ($DURATION)"
 bench_wrk "$TMP/ceiling" "$DURATION" "$CEIL_URL" "$SCRIPT"
 
-bench_say "recoupd ($DURATION), sampling its resident memory"
+say "recoupd ($DURATION), sampling its resident memory"
 ( peak=0; while kill -0 "$RECOUPD_PID" 2>/dev/null; do
       rss=$(awk '/VmRSS/ {print $2}' "/proc/$RECOUPD_PID/status" 2>/dev/null || echo 0)
       [ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" >"$TMP/rss.peak"
@@ -77,7 +77,7 @@ PEAK_KB=$(cat "$TMP/rss.peak" 2>/dev/null || echo 0)
 REQS=$(awk '/requests in/ {print $1}' "$TMP/recoupd")
 ERRS=$(bench_errors "$TMP/recoupd")
 STORED=$(sqlite3 "$TMP/data/recoup.db-inbox" "SELECT COUNT(*) FROM rc_inbox")
-bench_say "acknowledged $((REQS - ERRS)) in the run, $WARM_OK in the warm-up; inbox holds $STORED"
+say "acknowledged $((REQS - ERRS)) in the run, $WARM_OK in the warm-up; inbox holds $STORED"
 
 # How long applying the backlog takes once the load stops.
 T0=$(date +%s.%N)
@@ -90,7 +90,7 @@ done
 DRAIN=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 
 # ---- PostgreSQL's own insert rate for the same payload ----
-bench_say "pgbench: 64 clients inserting the same event ($DURATION)"
+say "pgbench: 64 clients inserting the same event ($DURATION)"
 eval "$(./scripts/pg-test-cluster.sh start)"
 PGDIR=$RECOUP_TEST_PG_DIR
 PSQL="$RECOUP_TEST_PG_BIN/psql -h $RECOUP_TEST_PG_HOST -p $RECOUP_TEST_PG_PORT -U $RECOUP_TEST_PG_USER -q"
@@ -132,4 +132,4 @@ mkdir -p bench/results
     echo "- events in the inbox after the run: $STORED (every acknowledged one is on disk)"
     echo "- applying the backlog after the load stopped took ${DRAIN}s"
 } | tee "$RESULT"
-bench_say "written to $RESULT"
+say "written to $RESULT"
