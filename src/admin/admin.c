@@ -71,6 +71,17 @@ static cJSON *merchant_json(const struct merchant_row *m)
     return o;
 }
 
+int admin_merchant_exists(http_req *req, http_resp *resp)
+{
+    struct merchant_row m;
+    enum store_rc rc = req->app->store->ops->merchant_get(req->app->store, http_param(req, 0), &m);
+    if (rc == STORE_NOT_FOUND)
+        resp_message(resp, 404, "No such merchant", NULL);
+    else if (rc != STORE_OK)
+        resp_message(resp, 500, "Internal server error", NULL);
+    return rc == STORE_OK;
+}
+
 static void merchants_list(http_req *req, http_resp *resp)
 {
     struct merchant_row *rows = NULL;
@@ -212,12 +223,8 @@ static void keys_list(http_req *req, http_resp *resp)
 {
     struct api_key_row *rows = NULL;
     size_t n = 0;
-    struct merchant_row m;
-    enum store_rc mrc = req->app->store->ops->merchant_get(req->app->store, http_param(req, 0), &m);
-    if (mrc == STORE_NOT_FOUND) {
-        resp_message(resp, 404, "No such merchant", NULL);
+    if (!admin_merchant_exists(req, resp))
         return;
-    }
     if (req->app->store->ops->api_key_list(req->app->store, http_param(req, 0), &rows, &n) != STORE_OK) {
         resp_message(resp, 500, "Internal server error", NULL);
         return;

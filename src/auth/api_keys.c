@@ -87,3 +87,14 @@ const char *api_key_from_request(const struct http_req *req)
     }
     return http_header(req, "x-api-key");
 }
+
+int api_key_authenticate(struct http_req *req, const char *service)
+{
+    struct api_key_row k;
+    int rc = api_key_verify(req->app, api_key_from_request(req), service, &k);
+    if (rc == 0) {
+        str_copy(req->merchant_id, sizeof req->merchant_id, k.merchant_id);
+        str_copy(req->key_env, sizeof req->key_env, k.env);
+    }
+    return rc;
+}

@@ -26,4 +26,9 @@ int api_key_verify(struct app *app, const char *presented, const char *service, 
 struct http_req;
 const char *api_key_from_request(const struct http_req *req);
 
+/* Verifies the request's key for service and, when valid, sets the
+ * request's merchant and environment. Returns as api_key_verify; the
+ * caller answers the failures in its API's shape. */
+int api_key_authenticate(struct http_req *req, const char *service);
+
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "core/ttl_cache.h"
 #include "core/buf.h"
@@ -160,20 +161,6 @@ static cJSON *credential_json(const struct dsp_credential_row *c)
     return o;
 }
 
-static int merchant_known(http_req *req, http_resp *resp)
-{
-    struct merchant_row m;
-    enum store_rc rc = req->app->store->ops->merchant_get(req->app->store, http_param(req, 0), &m);
-    if (rc == STORE_NOT_FOUND) {
-        resp_message(resp, 404, "No such merchant", NULL);
-        return 0;
-    }
-    if (rc != STORE_OK) {
-        resp_message(resp, 500, "Internal server error", NULL);
-        return 0;
-    }
-    return 1;
-}
 
 static int disputes_store(http_req *req, http_resp *resp)
 {
@@ -185,7 +172,7 @@ static int disputes_store(http_req *req, http_resp *resp)
 
 void disputes_admin_credentials_list(http_req *req, http_resp *resp)
 {
-    if (!disputes_store(req, resp) || !merchant_known(req, resp))
+    if (!disputes_store(req, resp) || !admin_merchant_exists(req, resp))
         return;
     struct dsp_credential_row *rows = NULL;
     size_t n = 0;
@@ -275,7 +262,7 @@ void disputes_admin_merchant_set(http_req *req, http_resp *resp)
         return;
     }
     verrs_free(&e);
-    if (!merchant_known(req, resp))
+    if (!admin_merchant_exists(req, resp))
         return;
     int enabled = cJSON_IsTrue(jv_get(req->json, "enabled"));
     enum store_rc rc = req->app->store->disputes->merchant_set_disabled(req->app->store, http_param(req, 0), !enabled,

@@ -39,20 +39,14 @@ const size_t gateway_refunds_routes_count = sizeof gateway_refunds_routes / size
 
 static int gw_authenticate(http_req *req, http_resp *resp)
 {
-    struct api_key_row k;
-    int rc = api_key_verify(req->app, api_key_from_request(req), "gateway", &k);
-    if (rc == 0) {
-        str_copy(req->merchant_id, sizeof req->merchant_id, k.merchant_id);
-        str_copy(req->key_env, sizeof req->key_env, k.env);
-        return 0;
-    }
+    int rc = api_key_authenticate(req, "gateway");
     if (rc == -2) {
         resp_message(resp, 503, "Service unavailable", NULL);
-        return -1;
+    } else if (rc != 0) {
+        resp_message(resp, 401, "Missing or invalid API key", NULL);
+        resp_set_header(resp, "WWW-Authenticate", "Bearer realm=\"recoup gateway\"");
     }
-    resp_message(resp, 401, "Missing or invalid API key", NULL);
-    resp_set_header(resp, "WWW-Authenticate", "Bearer realm=\"recoup gateway\"");
-    return -1;
+    return rc == 0 ? 0 : -1;
 }
 
 const struct api_family gateway_family = {

@@ -28,11 +28,6 @@ static void rc_method_not_allowed(http_req *req, http_resp *resp, const char *al
     rc_not_found(req, resp);
 }
 
-static void rc_unsupported_media(http_req *req, http_resp *resp)
-{
-    (void)req;
-    resp_message(resp, 415, "Unsupported media type", cJSON_CreateString("Content-Type must be application/json"));
-}
 
 static void rc_too_large(http_req *req, http_resp *resp, size_t limit)
 {
@@ -44,47 +39,22 @@ static void rc_too_large(http_req *req, http_resp *resp, size_t limit)
     buf_free(&b);
 }
 
-static void rc_bad_json(http_req *req, http_resp *resp, const char *detail)
-{
-    (void)req;
-    cJSON *errs = cJSON_CreateArray();
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", "body");
-    cJSON_AddStringToObject(e, "message", detail);
-    cJSON_AddItemToArray(errs, e);
-    resp_message(resp, 400, "Invalid request body", errs);
-}
-
-static void rc_internal(http_req *req, http_resp *resp)
-{
-    (void)req;
-    resp_message(resp, 500, "Internal server error", NULL);
-}
-
 static int rc_authenticate(http_req *req, http_resp *resp)
 {
-    struct api_key_row k;
-    int rc = api_key_verify(req->app, api_key_from_request(req), "recover", &k);
-    if (rc == 0) {
-        str_copy(req->merchant_id, sizeof req->merchant_id, k.merchant_id);
-        str_copy(req->key_env, sizeof req->key_env, k.env);
-        return 0;
-    }
-    if (rc == -2) {
+    int rc = api_key_authenticate(req, "recover");
+    if (rc == -2)
         resp_message(resp, 503, "Service unavailable", NULL);
-        return -1;
-    }
-    resp_message(resp, 403, "Forbidden", cJSON_CreateString("Invalid API key"));
-    return -1;
+    else if (rc != 0)
+        resp_message(resp, 403, "Forbidden", cJSON_CreateString("Invalid API key"));
+    return rc == 0 ? 0 : -1;
 }
 
 const struct api_family recover_family = {
     .name = "recover",
     .not_found = rc_not_found,
     .method_not_allowed = rc_method_not_allowed,
-    .unsupported_media = rc_unsupported_media,
     .too_large = rc_too_large,
-    .bad_json = rc_bad_json,
-    .internal = rc_internal,
+    /* Malformed JSON, 415 and 500 take the generic answers, which are the
+     * contract's own shapes. */
     .authenticate = rc_authenticate,
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "core/buf.h"
 #include "core/crypto.h"
@@ -90,20 +91,10 @@ static cJSON *settings_json(const struct rc_settings *s)
     return o;
 }
 
-static int merchant_exists(http_req *req, http_resp *resp)
-{
-    struct merchant_row m;
-    enum store_rc rc = req->app->store->ops->merchant_get(req->app->store, http_param(req, 0), &m);
-    if (rc == STORE_NOT_FOUND)
-        resp_message(resp, 404, "No such merchant", NULL);
-    else if (rc != STORE_OK)
-        resp_message(resp, 500, "Internal server error", NULL);
-    return rc == STORE_OK;
-}
 
 static void settings_get(http_req *req, http_resp *resp)
 {
-    if (!merchant_exists(req, resp))
+    if (!admin_merchant_exists(req, resp))
         return;
     struct rc_settings s;
     if (recover_settings_load(req->app, http_param(req, 0), &s) != STORE_OK) {
@@ -205,7 +196,7 @@ static void take_url(char *dst, size_t dstsz, const cJSON *body, const char *nam
 /* PUT: a partial update; fields not sent keep their values. */
 static void settings_put(http_req *req, http_resp *resp)
 {
-    if (!merchant_exists(req, resp))
+    if (!admin_merchant_exists(req, resp))
         return;
     struct app *app = req->app;
     verrs e;
@@ -289,7 +280,7 @@ static void settings_put(http_req *req, http_resp *resp)
 
 static void webhook_secret_rotate(http_req *req, http_resp *resp)
 {
-    if (!merchant_exists(req, resp))
+    if (!admin_merchant_exists(req, resp))
         return;
     char secret[80];
     if (recover_settings_init(req->app, http_param(req, 0), secret, sizeof secret) != STORE_OK) {
@@ -306,7 +297,7 @@ static void webhook_secret_rotate(http_req *req, http_resp *resp)
 
 static void admin_invoice_get(http_req *req, http_resp *resp)
 {
-    if (!merchant_exists(req, resp))
+    if (!admin_merchant_exists(req, resp))
         return;
     const char *env = http_query(req, "env");
     if (!env)
