@@ -118,6 +118,9 @@ static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
         snprintf(err, errsz, "setting disputes_ce3_min_days must not exceed disputes_ce3_max_days");
         return -1;
     }
+    /* A bad rules file stops start-up: retrying outside the networks' rules costs fees. */
+    if (nr_rules_load(&app->network_rules, config_get(cfg, "network_rules_file"), err, errsz) != 0)
+        return -1;
     const char *services = config_get(cfg, "services");
     if (check_services(services, err, errsz) != 0)
         return -1;

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "http/server.h"
+#include "recover/network_rules.h"
 
 struct store;
 struct http_listener;
@@ -54,6 +55,8 @@ struct app {
     struct {
         int64_t last_purge_ms;
     } disputes_worker;
+    /* Card-network retry rules: the defaults, or network_rules_file over them. */
+    struct nr_rules network_rules;
     /* Credentials verified in the last second (core/ttl_cache.h): Disputes'
      * Basic credentials, and API keys of every service. */
     struct ttl_cache *disputes_auth;

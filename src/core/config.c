@@ -41,6 +41,7 @@ const struct setting_def config_settings[] = {
     {"disputes_ce3_min_days", "120", "Visa CE 3.0: fewest whole days between a prior transaction and the disputed one"},
     {"disputes_ce3_max_days", "365", "Visa CE 3.0: most whole days between a prior transaction and the disputed one"},
     {"disputes_ce3_min_prior", "2", "Visa CE 3.0: qualifying prior transactions needed"},
+    {"network_rules_file", "", "JSON file overriding the card-network retry rules (empty: built-in defaults; docs/network-rules-config.md)"},
     {"clock", "real", "real, or virtual (time moves only through the admin API; sandbox and tests)"},
     {"commit_batch_max", "512", "most writes grouped into one durable commit"},
     {"sandbox", "true", "create the sandbox merchant and its keys on first start"},
