@@ -20,6 +20,7 @@ static const char *const counter_names[] = {
     "recoup_gateway_refunds_total",
     "recoup_gateway_payments_settled_total",
     "recoup_idempotent_replays_total",
+    "recoup_recover_unknown_declines_total",
 };
 #define NCOUNTERS (sizeof counter_names / sizeof counter_names[0])
 static atomic_llong counters[NCOUNTERS];

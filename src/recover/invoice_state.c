@@ -1,40 +1,26 @@
 #include "recover/invoice_state.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "recover/declines.h"
 
 int rc_state_is_open(const char *state)
 {
     return strcmp(state, RC_STATE_PENDING) == 0 || strcmp(state, RC_STATE_AWAITING_PM) == 0;
 }
 
-/* Lower-case letters and digits only, so "Expired Card", "expired_card"
- * and "EXPIRED-CARD" read the same. */
-static void squash(const char *in, char *out, size_t outsz)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < outsz; p++)
-        if (isalnum(*p))
-            out[o++] = (char)tolower(*p);
-    out[o] = '\0';
-}
-
+/* The decline's class decides: only a fix_data decline (an expired card, a
+ * wrong security code, or a hard decline nobody has mapped yet) waits for
+ * a new payment method; everything else goes to the retry planner. */
 int rc_txn_needs_new_payment_method(const struct rc_txn *t)
 {
-    static const char *const fix_data[] = {"expiredcard", "cardexpired", "invalidexpirymonth", "invalidexpiryyear",
-                                           "invalidexpiry", "incorrectcvc", "invalidcvc", "incorrectcvv", NULL};
-    char raw[RC_ID_MAX], psp[RC_ID_MAX];
-    squash(t->raw_response_message, raw, sizeof raw);
-    squash(t->psp_response_message, psp, sizeof psp);
-    for (const char *const *f = fix_data; *f; f++)
-        if (strcmp(raw, *f) == 0 || strcmp(psp, *f) == 0)
-            return 1;
-    return 0;
+    struct rc_decline d;
+    rc_decline_of_txn(t, &d);
+    return d.cls == RC_DCL_FIX_DATA;
 }
 
 static int by_time(const void *a, const void *b)
