@@ -372,6 +372,16 @@ __attribute__((format(printf, 3, 4))) static int fail(struct pctx *c, const char
     return -1;
 }
 
+/* A field's path for messages ("schemes.visa.caps[0].max"); a path too long
+ * for the buffer is cut, which only shortens a message. */
+__attribute__((format(printf, 3, 4))) static void field_path(char *out, size_t outsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, outsz, fmt, ap);
+    va_end(ap);
+}
+
 static int parse_code(struct pctx *c, const char *field, const cJSON *v, int mac, char out[NR_CODE_MAX])
 {
     const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
@@ -399,7 +409,7 @@ static int parse_code_list(struct pctx *c, const char *field, const cJSON *v, in
     cJSON_ArrayForEach(it, v)
     {
         char f[128];
-        snprintf(f, sizeof f, "%s[%zu]", field, k);
+        field_path(f, sizeof f, "%s[%zu]", field, k);
         if (k >= max)
             return fail(c, field, "at most %zu codes", max);
         if (parse_code(c, f, it, mac, out[k]) != 0)
@@ -464,7 +474,7 @@ static int parse_cap(struct pctx *c, const char *field, const cJSON *v, struct n
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        snprintf(f, sizeof f, "%s.%s", field, it->string);
+        field_path(f, sizeof f, "%s.%s", field, it->string);
         if (strcmp(it->string, "id") == 0) {
             if (parse_id(c, f, it, cap->id) != 0)
                 return -1;
@@ -500,7 +510,7 @@ static int parse_cap(struct pctx *c, const char *field, const cJSON *v, struct n
     }
     const char *missing = !seen_id ? "id" : !seen_max ? "max" : !seen_window ? "window" : !seen_count ? "count" : NULL;
     if (missing) {
-        snprintf(f, sizeof f, "%s.%s", field, missing);
+        field_path(f, sizeof f, "%s.%s", field, missing);
         return fail(c, f, "is required");
     }
     return 0;
@@ -514,7 +524,7 @@ static int parse_scheme(struct pctx *c, const char *field, const cJSON *v, struc
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        snprintf(f, sizeof f, "%s.%s", field, it->string);
+        field_path(f, sizeof f, "%s.%s", field, it->string);
         const char *k = it->string;
         int rc = 0;
         if (strcmp(k, "never_codes") == 0) {
@@ -533,7 +543,7 @@ static int parse_scheme(struct pctx *c, const char *field, const cJSON *v, struc
             cJSON_ArrayForEach(w, it)
             {
                 char wf[160];
-                snprintf(wf, sizeof wf, "%s.%s", f, w->string);
+                field_path(wf, sizeof wf, "%s.%s", f, w->string);
                 if (n >= NR_MAX_MACS)
                     return fail(c, f, "at most %d waits", NR_MAX_MACS);
                 cJSON key = {.type = cJSON_String, .valuestring = w->string};
@@ -551,7 +561,7 @@ static int parse_scheme(struct pctx *c, const char *field, const cJSON *v, struc
             cJSON_ArrayForEach(cap, it)
             {
                 char cf[160];
-                snprintf(cf, sizeof cf, "%s[%zu]", f, n);
+                field_path(cf, sizeof cf, "%s[%zu]", f, n);
                 if (n >= NR_MAX_CAPS)
                     return fail(c, f, "at most %d caps", NR_MAX_CAPS);
                 if (parse_cap(c, cf, cap, &sr->caps[n]) != 0)
@@ -594,7 +604,7 @@ static int parse_root(struct pctx *c, const cJSON *root, struct nr_rules *r)
             cJSON_ArrayForEach(s, it)
             {
                 char f[64];
-                snprintf(f, sizeof f, "never_classes[%zu]", n);
+                field_path(f, sizeof f, "never_classes[%zu]", n);
                 if (n >= NR_MAX_CLASSES)
                     return fail(c, k, "at most %d classes", NR_MAX_CLASSES);
                 if (!cJSON_IsString(s) || !s->valuestring[0] ||
@@ -611,7 +621,7 @@ static int parse_root(struct pctx *c, const cJSON *root, struct nr_rules *r)
             cJSON_ArrayForEach(s, it)
             {
                 char f[64];
-                snprintf(f, sizeof f, "schemes.%s", s->string);
+                field_path(f, sizeof f, "schemes.%s", s->string);
                 size_t i = 0;
                 while (i < NR_SCHEME_COUNT && strcmp(scheme_names[i], s->string) != 0)
                     i++;
