@@ -221,17 +221,27 @@ static void order_within_an_event(void **state)
 static void needs_new_payment_method(void **state)
 {
     (void)state;
+    /* psp NULL: the payload's stripe; code: processor_response_code as
+     * JSON (a number or a string); type: response_type. */
     static const struct {
         const char *raw, *psp_message;
         const char *state;
+        const char *psp, *code, *type;
     } cases[] = {
-        {"expired_card", NULL, "awaiting_payment_method"},
-        {"Expired Card", NULL, "awaiting_payment_method"},
-        {"EXPIRED-CARD", NULL, "awaiting_payment_method"},
-        {"declined", "card_expired", "awaiting_payment_method"},
-        {"incorrect_cvc", NULL, "awaiting_payment_method"},
-        {"insufficient_funds", NULL, "pending"},
-        {"do_not_honor", "generic_decline", "pending"},
+        {"expired_card", NULL, "awaiting_payment_method", NULL, NULL, NULL},
+        {"Expired Card", NULL, "awaiting_payment_method", NULL, NULL, NULL},
+        {"EXPIRED-CARD", NULL, "awaiting_payment_method", NULL, NULL, NULL},
+        {"declined", "card_expired", "awaiting_payment_method", NULL, NULL, NULL},
+        {"incorrect_cvc", NULL, "awaiting_payment_method", NULL, NULL, NULL},
+        {"insufficient_funds", NULL, "pending", NULL, NULL, NULL},
+        {"do_not_honor", "generic_decline", "pending", NULL, NULL, NULL},
+        {"invalid_expiry_year", NULL, "awaiting_payment_method", NULL, NULL, NULL},
+        {"Processor Declined", NULL, "awaiting_payment_method", "braintree", "2004", NULL},
+        {"Processor Declined", NULL, "pending", "braintree", "\"2001\"", NULL},
+        {"Refused", NULL, "awaiting_payment_method", "adyen", "24", NULL},
+        {"lost_card", NULL, "pending", NULL, NULL, "hard_decline"},
+        {"The bank said no", NULL, "pending", NULL, NULL, "soft_decline"},
+        {"The bank said no", NULL, "awaiting_payment_method", NULL, NULL, "hard_decline"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char id[40];
@@ -239,6 +249,12 @@ static void needs_new_payment_method(void **state)
         cJSON *p = rc_event(id, "cus_npm", id, 0, cases[i].raw, "2024-03-01T10:00:00Z");
         if (cases[i].psp_message)
             rc_set_str(p, "transactions[0].outcome.psp_response_message", cases[i].psp_message);
+        if (cases[i].psp)
+            rc_set_str(p, "transactions[0].psp", cases[i].psp);
+        if (cases[i].code)
+            rc_set(p, "transactions[0].outcome.processor_response_code", cases[i].code);
+        if (cases[i].type)
+            rc_set_str(p, "transactions[0].outcome.response_type", cases[i].type);
         rc_send_free(&srv, keys.sandbox, p);
     }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

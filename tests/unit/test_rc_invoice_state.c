@@ -356,6 +356,44 @@ static void needs_new_payment_method(void **state)
     }
 }
 
+/* Codes and response types count too, not only the texts: the decline's
+ * class decides (fix_data waits for a new payment method). */
+static void needs_new_payment_method_by_class(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *psp, *raw, *code, *type;
+        int yes;
+    } cases[] = {
+        {"braintree", "Processor Declined", "2004", NULL, 1},
+        {"braintree", "Processor Declined", "2006", NULL, 1},
+        {"braintree", "Processor Declined", "2010", NULL, 1},
+        {"braintree", "Processor Declined", "2001", NULL, 0},
+        {"adyen", "Refused", "24", NULL, 1},
+        {"adyen", "Refused", "6", NULL, 1},
+        {"adyen", "Refused", "12", NULL, 0},
+        {"acme", "declined", "54", NULL, 1},
+        {"acme", "declined", "N7", NULL, 1},
+        {"acme", "declined", "51", NULL, 0},
+        {"stripe", "stolen_card", NULL, "hard_decline", 0},
+        {"stripe", "bank said no", NULL, "soft_decline", 0},
+        {"stripe", "bank said no", NULL, "hard_decline", 1},
+        {"stripe", "bank said no", NULL, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct rc_txn t = txn("t", 0, T0, 1, cases[i].raw);
+        str_copy(t.psp, sizeof t.psp, cases[i].psp);
+        str_copy(t.processor_response_code, sizeof t.processor_response_code, cases[i].code ? cases[i].code : "");
+        str_copy(t.response_type, sizeof t.response_type, cases[i].type ? cases[i].type : "");
+        if (rc_txn_needs_new_payment_method(&t) != cases[i].yes)
+            fail_msg("%s %s code %s type %s: want %d", cases[i].psp, cases[i].raw, cases[i].code ? cases[i].code : "-",
+                     cases[i].type ? cases[i].type : "-", cases[i].yes);
+    }
+    /* A success never does. */
+    struct rc_txn ok = txn("t", 1, T0, 1, "expired_card");
+    assert_int_equal(rc_txn_needs_new_payment_method(&ok), 0);
+}
+
 static void empty_event(void **state)
 {
     (void)state;
@@ -414,6 +452,7 @@ int main(void)
         cmocka_unit_test(new_invoice_of_known_transactions),
         cmocka_unit_test(ordered_by_psp_created_at),
         cmocka_unit_test(needs_new_payment_method),
+        cmocka_unit_test(needs_new_payment_method_by_class),
         cmocka_unit_test(empty_event),
         cmocka_unit_test(pm_update_transitions),
     };
