@@ -63,6 +63,16 @@ static uint64_t unknown_metric(void)
     return v;
 }
 
+/* Patterns as the normaliser compares them. */
+static void squashed(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (; *in && o + 1 < outsz; in++)
+        if (isalnum((unsigned char)*in))
+            out[o++] = (char)tolower((unsigned char)*in);
+    out[o] = '\0';
+}
+
 /* Every row names a canonical reason; codes belong to one PSP; no pattern
  * is mapped twice to different reasons. */
 static void table_is_consistent(void **state)
@@ -74,11 +84,15 @@ static void table_is_consistent(void **state)
             fail_msg("row %zu (%s %s) maps to unknown reason %s", i, r->psp, r->pattern, r->canonical);
         if (r->field == RC_DF_CODE && strcmp(r->psp, "*") == 0)
             fail_msg("row %zu: a PSP code row needs its PSP", i);
+        char rp[256], qp[256];
+        squashed(r->pattern, rp, sizeof rp);
+        if (!rp[0])
+            fail_msg("row %zu: an empty pattern", i);
         for (size_t j = 0; j < i; j++) {
             const struct rc_decline_rule *q = &rc_decline_rules[j];
-            if (q->field == r->field && strcasecmp(q->psp, r->psp) == 0 && strcasecmp(q->pattern, r->pattern) == 0 &&
-                strcmp(q->canonical, r->canonical) != 0)
-                fail_msg("%s %s mapped to both %s and %s", r->psp, r->pattern, q->canonical, r->canonical);
+            squashed(q->pattern, qp, sizeof qp);
+            if (q->field == r->field && strcasecmp(q->psp, r->psp) == 0 && strcmp(qp, rp) == 0)
+                fail_msg("%s %s mapped twice (%s, %s)", r->psp, r->pattern, q->canonical, r->canonical);
         }
     }
     static const char *const spec[] = {
@@ -478,6 +492,27 @@ static void precedence(void **state)
     in.raw_response_message = "stolen_card";
     rc_decline_normalise(&in, &d);
     assert_int_equal(d.cls, RC_DCL_NEVER);
+
+    /* MAC 21 explains an unmapped text: not counted as unknown. */
+    rc_decline_unknown_reset();
+    memset(&in, 0, sizeof in);
+    in.raw_response_message = "Mystery refusal";
+    in.network_status = "MAC 21";
+    rc_decline_normalise(&in, &d);
+    assert_string_equal(d.reason, "revoked");
+    assert_int_equal(d.source, RC_DS_MAC);
+    size_t distinct = 1;
+    rc_decline_unknown_list(NULL, 0, &distinct, NULL);
+    assert_int_equal(distinct, 0);
+    /* MAC 03 says no retry, not why: the text stays unknown and counted. */
+    in.network_status = "MAC 03";
+    rc_decline_normalise(&in, &d);
+    assert_string_equal(d.reason, "generic_decline");
+    assert_int_equal(d.cls, RC_DCL_NEVER);
+    assert_int_equal(d.known, 0);
+    rc_decline_unknown_list(NULL, 0, &distinct, NULL);
+    assert_int_equal(distinct, 1);
+    rc_decline_unknown_reset();
 
     /* A status without codes yields none. */
     memset(&in, 0, sizeof in);
