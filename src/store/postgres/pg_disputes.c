@@ -14,8 +14,9 @@ static pg_store *S(store *s) { return (pg_store *)s; }
     "SELECT c.merchant_id, c.environment, c.username, c.secret_hash, c.label, c.created_at, c.revoked_at, " \
     "m.disabled_at FROM dsp_credentials c LEFT JOIN dsp_merchants m ON m.merchant_id = c.merchant_id "
 
-static void read_credential(const PGresult *r, int row, struct dsp_credential_row *c)
+static void read_credential(const PGresult *r, int row, void *out)
 {
+    struct dsp_credential_row *c = out;
     memset(c, 0, sizeof *c);
     pg_col_text(r, row, 0, c->merchant_id, sizeof c->merchant_id);
     pg_col_text(r, row, 1, c->environment, sizeof c->environment);
@@ -78,20 +79,7 @@ static enum store_rc pg_credential_list(store *s, const char *merchant_id, struc
     pp_init(&p);
     pp_text(&p, merchant_id);
     PGresult *r = pg_read(S(s), CRED_SELECT "WHERE c.merchant_id = $1 ORDER BY c.created_at, c.username", &p);
-    if (!r)
-        return STORE_ERROR;
-    int rows = PQntuples(r);
-    struct dsp_credential_row *arr = calloc((size_t)(rows ? rows : 1), sizeof *arr);
-    if (!arr) {
-        PQclear(r);
-        return STORE_ERROR;
-    }
-    for (int i = 0; i < rows; i++)
-        read_credential(r, i, &arr[i]);
-    PQclear(r);
-    *out = arr;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return pg_collect(r, sizeof **out, read_credential, (void **)out, n);
 }
 
 struct credential_revoke_args {
@@ -166,8 +154,9 @@ static enum store_rc pg_merchant_set_disabled(store *s, const char *merchant_id,
     "ship_city, ship_state, ship_postal_code, ship_country, shipping_norm, amount, currency, "                  \
     "product_description, disputed_at, fraud_reported_at"
 
-static void read_record(const PGresult *res, int row, struct dsp_record_row *r)
+static void read_record(const PGresult *res, int row, void *out)
 {
+    struct dsp_record_row *r = out;
     memset(r, 0, sizeof *r);
     int i = 0;
     pg_col_text(res, row, i++, r->merchant_id, sizeof r->merchant_id);
@@ -208,20 +197,7 @@ static void read_record(const PGresult *res, int row, struct dsp_record_row *r)
 
 static enum store_rc collect_records(PGresult *r, struct dsp_record_row **out, size_t *n)
 {
-    if (!r)
-        return STORE_ERROR;
-    int rows = PQntuples(r);
-    struct dsp_record_row *arr = calloc((size_t)(rows ? rows : 1), sizeof *arr);
-    if (!arr) {
-        PQclear(r);
-        return STORE_ERROR;
-    }
-    for (int i = 0; i < rows; i++)
-        read_record(r, i, &arr[i]);
-    PQclear(r);
-    *out = arr;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return pg_collect(r, sizeof **out, read_record, (void **)out, n);
 }
 
 struct record_insert_args {

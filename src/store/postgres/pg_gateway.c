@@ -18,8 +18,9 @@
 
 static pg_store *S(store *s) { return (pg_store *)s; }
 
-static void read_payment(const PGresult *r, int row, struct payment_row *p)
+static void read_payment(const PGresult *r, int row, void *out)
 {
+    struct payment_row *p = out;
     memset(p, 0, sizeof *p);
     pg_col_text(r, row, 0, p->merchant_id, sizeof p->merchant_id);
     pg_col_text(r, row, 1, p->payment_id, sizeof p->payment_id);
@@ -46,8 +47,9 @@ static void read_payment(const PGresult *r, int row, struct payment_row *p)
     pg_col_text(r, row, 21, p->phone, sizeof p->phone);
 }
 
-static void read_refund(const PGresult *r, int row, struct refund_row *f)
+static void read_refund(const PGresult *r, int row, void *out)
 {
+    struct refund_row *f = out;
     memset(f, 0, sizeof *f);
     pg_col_text(r, row, 0, f->merchant_id, sizeof f->merchant_id);
     pg_col_text(r, row, 1, f->refund_id, sizeof f->refund_id);
@@ -236,20 +238,7 @@ static enum store_rc pg_payment_list(store *s, const char *merchant_id, const st
 
     PGresult *r = pg_read(S(s), buf_cstr(&sql), &p);
     buf_free(&sql);
-    if (!r)
-        return STORE_ERROR;
-    int rows = PQntuples(r);
-    struct payment_row *arr = calloc((size_t)(rows ? rows : 1), sizeof *arr);
-    if (!arr) {
-        PQclear(r);
-        return STORE_ERROR;
-    }
-    for (int i = 0; i < rows; i++)
-        read_payment(r, i, &arr[i]);
-    PQclear(r);
-    *out = arr;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return pg_collect(r, sizeof **out, read_payment, (void **)out, n);
 }
 
 static int64_t fee_for(int64_t amount, const struct fee_schedule *fees)
@@ -493,20 +482,7 @@ static enum store_rc pg_refund_list(store *s, const char *merchant_id, const str
     buf_printf(&sql, " ORDER BY seq DESC LIMIT $%d", p.n);
     PGresult *r = pg_read(S(s), buf_cstr(&sql), &p);
     buf_free(&sql);
-    if (!r)
-        return STORE_ERROR;
-    int rows = PQntuples(r);
-    struct refund_row *arr = calloc((size_t)(rows ? rows : 1), sizeof *arr);
-    if (!arr) {
-        PQclear(r);
-        return STORE_ERROR;
-    }
-    for (int i = 0; i < rows; i++)
-        read_refund(r, i, &arr[i]);
-    PQclear(r);
-    *out = arr;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return pg_collect(r, sizeof **out, read_refund, (void **)out, n);
 }
 
 struct pm_insert_args {

@@ -599,8 +599,27 @@ static enum store_rc pg_merchant_create(store *s, const struct merchant_row *m)
     return pg_tx(S(s), merchant_create_fn, (void *)m);
 }
 
-static void read_merchant(const PGresult *r, int row, struct merchant_row *m)
+enum store_rc pg_collect(PGresult *r, size_t elem_size, pg_row_reader read, void **out, size_t *n)
 {
+    if (!r)
+        return STORE_ERROR;
+    int rows = PQntuples(r);
+    char *arr = calloc((size_t)(rows ? rows : 1), elem_size);
+    if (!arr) {
+        PQclear(r);
+        return STORE_ERROR;
+    }
+    for (int i = 0; i < rows; i++)
+        read(r, i, arr + (size_t)i * elem_size);
+    PQclear(r);
+    *out = arr;
+    *n = (size_t)rows;
+    return STORE_OK;
+}
+
+static void read_merchant(const PGresult *r, int row, void *out)
+{
+    struct merchant_row *m = out;
     memset(m, 0, sizeof *m);
     pg_col_text(r, row, 0, m->merchant_id, sizeof m->merchant_id);
     pg_col_text(r, row, 1, m->name, sizeof m->name);
@@ -626,20 +645,7 @@ static enum store_rc pg_merchant_list(store *s, struct merchant_row **out, size_
 {
     PGresult *r = pg_read(S(s), "SELECT merchant_id, name, created_at FROM merchants ORDER BY created_at, merchant_id",
                           NULL);
-    if (!r)
-        return STORE_ERROR;
-    int rows = PQntuples(r);
-    struct merchant_row *arr = calloc((size_t)(rows ? rows : 1), sizeof *arr);
-    if (!arr) {
-        PQclear(r);
-        return STORE_ERROR;
-    }
-    for (int i = 0; i < rows; i++)
-        read_merchant(r, i, &arr[i]);
-    PQclear(r);
-    *out = arr;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return pg_collect(r, sizeof **out, read_merchant, (void **)out, n);
 }
 
 static enum store_rc key_insert_fn(pg_conn *c, void *arg)
@@ -671,8 +677,9 @@ static enum store_rc pg_api_key_insert(store *s, const struct api_key_row *k)
 #define KEY_COLS_SELECT \
     "SELECT merchant_id, key_id, service, env, label, secret_hash, created_at, revoked_at FROM api_keys "
 
-static void read_key(const PGresult *r, int row, struct api_key_row *k)
+static void read_key(const PGresult *r, int row, void *out)
 {
+    struct api_key_row *k = out;
     memset(k, 0, sizeof *k);
     pg_col_text(r, row, 0, k->merchant_id, sizeof k->merchant_id);
     pg_col_text(r, row, 1, k->key_id, sizeof k->key_id);
@@ -708,20 +715,7 @@ static enum store_rc pg_api_key_list(store *s, const char *merchant_id, struct a
     pp_init(&p);
     pp_text(&p, merchant_id);
     PGresult *r = pg_read(S(s), KEY_COLS_SELECT "WHERE merchant_id = $1 ORDER BY created_at, key_id", &p);
-    if (!r)
-        return STORE_ERROR;
-    int rows = PQntuples(r);
-    struct api_key_row *arr = calloc((size_t)(rows ? rows : 1), sizeof *arr);
-    if (!arr) {
-        PQclear(r);
-        return STORE_ERROR;
-    }
-    for (int i = 0; i < rows; i++)
-        read_key(r, i, &arr[i]);
-    PQclear(r);
-    *out = arr;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return pg_collect(r, sizeof **out, read_key, (void **)out, n);
 }
 
 struct key_revoke_args {

@@ -54,6 +54,11 @@ void pg_release(pg_store *s, pg_conn *c);
  * fresh session when the pooled one had lost its server. NULL on failure. */
 PGresult *pg_read(pg_store *s, const char *sql, const struct pg_params *params);
 
+/* Reads every row of a result (cleared here) into a malloc'd array of
+ * elem_size elements. */
+typedef void (*pg_row_reader)(const PGresult *r, int row, void *out);
+enum store_rc pg_collect(PGresult *r, size_t elem_size, pg_row_reader read, void **out, size_t *n);
+
 /* Runs fn in a READ COMMITTED transaction on a pooled connection and
  * commits when it returns STORE_OK or STORE_REPLAY, else rolls back. A
  * serialization failure or deadlock anywhere in it (fn's statements or the
