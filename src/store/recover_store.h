@@ -107,6 +107,8 @@ struct rc_invoice {
     int64_t failed_attempts; /* failed transactions reported for it */
     char *custom;            /* JSON text, malloc'd, or NULL */
     int64_t updated_at;
+    int64_t recover_attempts; /* Recover's attempts made (charged or requested) */
+    int64_t next_retry_at;    /* the planned retry's due time, 0 when none */
     int exists;              /* set by the store: the row was there before */
 };
 
@@ -169,6 +171,113 @@ struct rc_apply_item {
     enum store_rc rc; /* set by the store */
 };
 
+/* ---- Retry planning, execution and webhooks ---- */
+
+/* An invoice the planner must look at: a failure or an attempt's outcome
+ * arrived, a payment method changed, or it closed (its planned retry goes). */
+struct rc_invoice_ref {
+    char merchant_id[ID_MAX];
+    char env[RC_ENV_MAX];
+    char invoice_id[RC_ID_MAX];
+};
+
+/* A planner decision as stored, newest last per invoice. */
+struct rc_decision_row {
+    char merchant_id[ID_MAX];
+    char env[RC_ENV_MAX];
+    char invoice_id[RC_ID_MAX];
+    int64_t seq; /* set by the store: 1, 2, ... per invoice */
+    int64_t decided_at;
+    char action[24]; /* retry, wait_payment_method, stop */
+    char reason[40];
+    char decline_class[20];
+    int64_t planned_at; /* retry only */
+    double predicted_success;
+    char limited_by[48];
+    char payment_method_id[RC_ID_MAX];
+    char explanation[512];
+    char *alternatives; /* JSON text, malloc'd, or NULL */
+};
+
+/* A planned attempt of Recover's on an invoice (the scheduler's row). */
+struct rc_retry {
+    char merchant_id[ID_MAX];
+    char env[RC_ENV_MAX];
+    char invoice_id[RC_ID_MAX];
+    char attempt_id[33]; /* 32 hex: butter_id, and the charge's idempotency key */
+    int64_t attempt_no;  /* 1 for Recover's first retry of the invoice */
+    int64_t due_at;
+    /* planned: waits for due_at; running: claimed under a lease; requested:
+     * the merchant's platform was asked to charge and its report is awaited;
+     * done: finished (charged or ended); cancelled: replaced or dunning ended */
+    char state[16];
+    char payment_method_id[RC_ID_MAX];
+    int64_t postponements;
+    char last_error[256];
+    char lease_owner[64];
+    int64_t lease_until;
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* A webhook delivery: one event for a merchant's endpoint, kept until it
+ * is delivered or given up. */
+struct rc_webhook {
+    char merchant_id[ID_MAX];
+    char env[RC_ENV_MAX];
+    char webhook_id[33]; /* 32 hex: X-Butter-Webhook-Deduplication-ID, stable across redeliveries */
+    char type[24];       /* retry_result, end_of_dunning */
+    char invoice_id[RC_ID_MAX];
+    char url[RC_URL_MAX];
+    char *body;          /* the exact bytes sent (compact JSON), malloc'd */
+    int64_t created_at;
+    int64_t next_attempt_at;
+    int64_t give_up_at;  /* no delivery attempt after this time: failed */
+    int64_t attempts;    /* delivery attempts made */
+    char state[16];      /* pending, delivered, failed */
+    int64_t last_status; /* HTTP status of the latest attempt, 0 when none came */
+    char last_error[256];
+    int64_t delivered_at;
+    char lease_owner[64];
+    int64_t lease_until;
+};
+
+/* A planner decision written with its consequences, atomically: the
+ * decision row; the invoice's planned retry replaced (retry) or cancelled
+ * (otherwise); the invoice closed when dunning ends, with the webhooks of
+ * that ending; the invoice's plan_needed mark cleared. */
+struct rc_plan_write {
+    struct rc_decision_row decision;
+    /* STORE_STATE, and nothing written, when the invoice changed since it
+     * was read (its updated_at differs): the planner then runs again. */
+    int64_t expect_updated_at;
+    struct rc_retry retry;        /* for a retry: the attempt to plan */
+    const char *close_state;      /* NULL, or the closed state to move to */
+    const char *close_reason;
+    const struct rc_webhook *webhooks;
+    size_t nwebhooks;
+    int64_t now;
+};
+
+/* The end of one claimed attempt, written atomically: the retry row's new
+ * state, the charge as a transaction of the invoice (origin recover), the
+ * invoice's new state, the webhooks, and the plan_needed mark set so the
+ * planner decides what follows. */
+struct rc_attempt_write {
+    const struct rc_retry *retry; /* as claimed: lease_owner must still hold it */
+    /* done, cancelled, requested (platform), or planned again with a new
+     * due_at (postponed: RetryStatus asked to wait) */
+    const char *retry_state;
+    int64_t new_due_at;     /* for planned */
+    const char *error;      /* why it was postponed or ended, or NULL */
+    const struct rc_txn *txn; /* the charge made, or NULL */
+    const char *close_state;  /* recovered, cancelled, unknown_to_merchant, or NULL */
+    const char *close_reason;
+    const struct rc_webhook *webhooks;
+    size_t nwebhooks;
+    int64_t now;
+};
+
 struct store_recover_ops {
     /* NOT_FOUND when the merchant has no settings row yet (defaults apply). */
     enum store_rc (*settings_get)(store *s, const char *merchant_id, struct rc_settings *out);
@@ -197,8 +306,66 @@ struct store_recover_ops {
     enum store_rc (*invoice_get)(store *s, const char *merchant_id, const char *env, const char *invoice_id,
                                  struct rc_invoice *inv, struct rc_txn **txns, size_t *ntxns,
                                  struct rc_invoice_event **events, size_t *nevents);
+
+    /* ---- planning ---- */
+    /* Up to max invoices marked as needing the planner, oldest mark first. */
+    enum store_rc (*plan_pending)(store *s, int max, struct rc_invoice_ref **out, size_t *n);
+    /* Attempts on one payment method since a time, from every invoice of the
+     * merchant and environment, oldest first (malloc'd; rc_txns_free). */
+    enum store_rc (*card_txns)(store *s, const char *merchant_id, const char *env, const char *payment_method_id,
+                               int64_t since, struct rc_txn **out, size_t *n);
+    /* The latest payment method update for a customer after a time:
+     * NOT_FOUND when none; else its payment method id and time. */
+    enum store_rc (*pm_update_after)(store *s, const char *merchant_id, const char *env, const char *customer_id,
+                                     int64_t after, char pm_id_out[RC_ID_MAX], int64_t *at_out);
+    enum store_rc (*plan_write)(store *s, const struct rc_plan_write *w);
+    /* The invoice's decisions and retries, oldest first (malloc'd). */
+    enum store_rc (*decisions_list)(store *s, const char *merchant_id, const char *env, const char *invoice_id,
+                                    struct rc_decision_row **out, size_t *n);
+    enum store_rc (*retries_list)(store *s, const char *merchant_id, const char *env, const char *invoice_id,
+                                  struct rc_retry **out, size_t *n);
+
+    /* ---- execution ---- */
+    /* Claims up to max planned retries due at now (and running ones whose
+     * lease ran out: their worker died), leasing them to owner until
+     * now + lease_ms. Each attempt is claimed by one worker at a time. */
+    enum store_rc (*retries_claim)(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
+                                   struct rc_retry **out, size_t *n);
+    /* STORE_STATE when the lease was lost (another worker has it now). */
+    enum store_rc (*attempt_write)(store *s, const struct rc_attempt_write *w);
+    /* The retry in state requested for an invoice (platform integration):
+     * NOT_FOUND when none. */
+    enum store_rc (*retry_requested)(store *s, const char *merchant_id, const char *env, const char *invoice_id,
+                                     struct rc_retry *out);
+    /* Earliest due_at of a planned retry (NOT_FOUND when none). */
+    enum store_rc (*retry_next_due)(store *s, int64_t *due_at);
+
+    /* ---- webhooks ---- */
+    /* Claims up to max pending deliveries due at now under a lease. */
+    enum store_rc (*webhooks_claim)(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
+                                    struct rc_webhook **out, size_t *n);
+    /* Records a delivery attempt's result: state, attempts, next_attempt_at,
+     * last_status, last_error, delivered_at from w; releases the lease. */
+    enum store_rc (*webhook_result)(store *s, const struct rc_webhook *w);
+    /* A merchant's deliveries, newest first; state and invoice_id filter
+     * when not NULL; at most limit. */
+    enum store_rc (*webhooks_list)(store *s, const char *merchant_id, const char *state, const char *invoice_id,
+                                   int limit, struct rc_webhook **out, size_t *n);
+    enum store_rc (*webhook_get)(store *s, const char *merchant_id, const char *webhook_id, struct rc_webhook *out);
+    /* Makes a delivery pending again, due at now, with give_up_at moved to
+     * give_up_at; NOT_FOUND for an unknown id. */
+    enum store_rc (*webhook_redeliver)(store *s, const char *merchant_id, const char *webhook_id, int64_t now,
+                                       int64_t give_up_at);
+    enum store_rc (*webhook_next_due)(store *s, int64_t *due_at);
+
+    /* ---- the learned model ---- */
+    /* scope: "" for the global prior, else a merchant id. */
+    enum store_rc (*model_get)(store *s, const char *scope, char **blob, size_t *len);
+    enum store_rc (*model_put)(store *s, const char *scope, const void *blob, size_t len, int64_t now);
 };
 
 void rc_txns_free(struct rc_txn *txns, size_t n);
+void rc_webhooks_free(struct rc_webhook *w, size_t n);
+void rc_decisions_free(struct rc_decision_row *d, size_t n);
 
 #endif

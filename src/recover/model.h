@@ -1,0 +1,68 @@
+/* The retry-success model: the chance that a charge attempt succeeds, given
+ * what is known when it is planned. Learned online from every outcome that
+ * reaches Recover (the merchant's renewals and retries, successful or not,
+ * and Recover's own retries), per merchant over a global prior, so that a
+ * new merchant starts from what all merchants taught and drifts towards its
+ * own customers as its data grows.
+ *
+ * Deterministic: the same outcomes learned in the same order give the same
+ * model, bit for bit, on every machine (no randomness, no threads inside).
+ * docs/retry-planning.md describes the learner and why it was chosen. */
+#ifndef RECOUP_RECOVER_MODEL_H
+#define RECOUP_RECOVER_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "store/recover_store.h"
+
+/* What the model sees about one attempt. Text fields may be "" (unknown). */
+struct rc_model_features {
+    const char *reason;           /* canonical reason of the decline being retried; "" for a first attempt */
+    const char *decline_class;    /* its class (later, technical, ...); "" for a first attempt */
+    const char *scheme;           /* visa, mastercard, amex, ... */
+    const char *funding_source;   /* credit, debit, prepaid, ... */
+    const char *issuer_country;   /* ISO alpha-2 */
+    const char *acquirer_country; /* ISO alpha-2 */
+    const char *currency;         /* ISO 4217 */
+    int64_t amount_minor;
+    int attempts;                   /* failed attempts on the invoice before this one */
+    int64_t since_first_failure_ms; /* 0 for a first attempt */
+    int local_hour;                 /* cardholder's local time of the attempt: 0-23 */
+    int local_wday;                 /* 0 = Sunday .. 6 */
+    int local_mday;                 /* 1-31 */
+};
+
+typedef struct rc_model rc_model;
+
+rc_model *rc_model_new(void);
+void rc_model_free(rc_model *m);
+
+/* Thread-safe: predictions may run while another thread learns. */
+double rc_model_predict(rc_model *m, const char *merchant_id, const struct rc_model_features *f);
+void rc_model_learn(rc_model *m, const char *merchant_id, const struct rc_model_features *f, int success);
+
+/* How many outcomes the model learned from, for a merchant (NULL: all). */
+int64_t rc_model_count(rc_model *m, const char *merchant_id);
+
+/* Persistence, one blob per scope: merchant_id NULL is the global prior.
+ * save appends the scope's state to out; load replaces it (-1 when the
+ * blob is not one this version wrote). list_scopes fills up to max merchant
+ * ids (each ID_MAX bytes) changed since the last call to rc_model_mark_saved. */
+int rc_model_save(rc_model *m, const char *merchant_id, buf *out);
+int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t len);
+size_t rc_model_dirty_scopes(rc_model *m, char (*out)[ID_MAX], size_t max, int *global_dirty);
+void rc_model_mark_saved(rc_model *m);
+
+/* The features of an attempt at time at_ms on invoice inv, given the
+ * invoice's earlier transactions (oldest first; the attempt itself is not
+ * among them) and the transaction shape of the attempt (its payment method:
+ * scheme, funding source, countries, amount). The local time is the
+ * cardholder's: from the issuer country (and the postal code where it
+ * decides the zone), else the merchant's time zone (an IANA name) given. */
+void rc_model_features_for(struct rc_model_features *f, const struct rc_txn *earlier, size_t nearlier,
+                           const struct rc_txn *shape, const char *postal_code, const char *merchant_tz,
+                           int64_t at_ms);
+
+#endif
