@@ -319,7 +319,8 @@ static int sandbox_recover_section(struct app *app, cJSON *section, char *err, s
             STORE_OK ||
         api_key_create(app, "sandbox", "recover", "production", "created on first start", prod, sizeof prod, NULL) !=
             STORE_OK ||
-        recover_settings_init(app, "sandbox", secret, sizeof secret) != STORE_OK) {
+        recover_settings_init(app, "sandbox", secret, sizeof secret) != STORE_OK ||
+        recover_settings_own_gateway(app, "sandbox") != STORE_OK) {
         snprintf(err, errsz, "cannot create the sandbox Recover keys");
         return -1;
     }

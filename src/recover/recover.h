@@ -34,6 +34,10 @@ enum store_rc recover_settings_load(struct app *app, const char *merchant_id, st
 /* Creates the merchant's settings with defaults and a new webhook signing
  * secret, which is written to secret_out (shown once). */
 enum store_rc recover_settings_init(struct app *app, const char *merchant_id, char *secret_out, size_t secret_sz);
+/* Lets Recover charge retries at this recoupd's own gateway: a gateway key
+ * of the merchant's (sandbox) is made and stored as psp_api_key; an empty
+ * psp_url means this node's payments listener. */
+enum store_rc recover_settings_own_gateway(struct app *app, const char *merchant_id);
 
 /* The invoice as the merchant sees it (also used by the admin API). */
 void recover_invoice_answer(struct app *app, const char *merchant_id, const char *env, const char *invoice_id,

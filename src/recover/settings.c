@@ -11,6 +11,7 @@
 
 #include "admin/admin.h"
 #include "app.h"
+#include "auth/api_keys.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/jsonout.h"
@@ -70,6 +71,26 @@ enum store_rc recover_settings_init(struct app *app, const char *merchant_id, ch
     return app->store->recover->settings_put(app->store, &s);
 }
 
+enum store_rc recover_settings_own_gateway(struct app *app, const char *merchant_id)
+{
+    struct rc_settings s;
+    enum store_rc rc = recover_settings_load(app, merchant_id, &s);
+    if (rc != STORE_OK)
+        return rc;
+    char key[API_KEY_MAX];
+    rc = api_key_create(app, merchant_id, "gateway", "sandbox", "Recover's retries", key, sizeof key, NULL);
+    if (rc != STORE_OK)
+        return rc;
+    char *sealed = crypto_seal_text(app->card_key, key);
+    sodium_memzero(key, sizeof key);
+    if (!sealed)
+        return STORE_ERROR;
+    str_copy(s.psp_api_key, sizeof s.psp_api_key, sealed);
+    free(sealed);
+    s.updated_at = clock_now_ms(app->clock);
+    return app->store->recover->settings_put(app->store, &s);
+}
+
 static cJSON *settings_json(const struct rc_settings *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -87,6 +108,9 @@ static cJSON *settings_json(const struct rc_settings *s)
     cJSON_AddItemToObject(auth, "username", json_str_or_null(s->merchant_auth_username));
     cJSON_AddBoolToObject(auth, "secret_set", s->merchant_auth_secret[0] != '\0');
     cJSON_AddBoolToObject(o, "webhook_signing_secret_set", s->webhook_secret[0] != '\0');
+    cJSON_AddItemToObject(o, "platform_retry_url", json_str_or_null(s->platform_retry_url));
+    cJSON_AddItemToObject(o, "psp_url", json_str_or_null(s->psp_url));
+    cJSON_AddBoolToObject(o, "psp_api_key_set", s->psp_api_key[0] != '\0');
     cJSON_AddItemToObject(o, "updated_at", json_time(s->updated_at != 0, s->updated_at));
     return o;
 }
@@ -182,6 +206,9 @@ static const struct jv_field settings_fields[] = {
     {"merchant_auth", JV_STRING, 0, 15, check_auth},
     {"merchant_auth_username", JV_STRING, JV_NULLABLE | JV_ALLOW_EMPTY, 255, NULL},
     {"merchant_auth_secret", JV_STRING, JV_NULLABLE | JV_ALLOW_EMPTY, 255, NULL},
+    {"platform_retry_url", JV_STRING, JV_NULLABLE | JV_ALLOW_EMPTY, RC_URL_MAX - 1, check_url},
+    {"psp_url", JV_STRING, JV_NULLABLE | JV_ALLOW_EMPTY, RC_URL_MAX - 1, check_url},
+    {"psp_api_key", JV_STRING, JV_NULLABLE | JV_ALLOW_EMPTY, 255, NULL},
 };
 
 static void take_url(char *dst, size_t dstsz, const cJSON *body, const char *name)
@@ -191,6 +218,22 @@ static void take_url(char *dst, size_t dstsz, const cJSON *body, const char *nam
         dst[0] = '\0';
     else if (cJSON_IsString(v))
         str_copy(dst, dstsz, v->valuestring);
+}
+
+/* A secret sent in the body, sealed; null or "" clears it. */
+static int take_secret(struct app *app, char *dst, size_t dstsz, const cJSON *body, const char *name)
+{
+    const cJSON *secret = cJSON_GetObjectItemCaseSensitive(body, name);
+    if (cJSON_IsNull(secret) || (cJSON_IsString(secret) && !*secret->valuestring)) {
+        dst[0] = '\0';
+    } else if (cJSON_IsString(secret)) {
+        char *sealed = crypto_seal_text(app->card_key, secret->valuestring);
+        if (!sealed)
+            return -1;
+        str_copy(dst, dstsz, sealed);
+        free(sealed);
+    }
+    return 0;
 }
 
 /* PUT: a partial update; fields not sent keep their values. */
@@ -233,18 +276,13 @@ static void settings_put(http_req *req, http_resp *resp)
     if ((v = jv_get(body, "merchant_auth")))
         str_copy(s.merchant_auth, sizeof s.merchant_auth, v->valuestring);
     take_url(s.merchant_auth_username, sizeof s.merchant_auth_username, body, "merchant_auth_username");
-    const cJSON *secret = cJSON_GetObjectItemCaseSensitive(body, "merchant_auth_secret");
-    if (cJSON_IsNull(secret) || (cJSON_IsString(secret) && !*secret->valuestring)) {
-        s.merchant_auth_secret[0] = '\0';
-    } else if (cJSON_IsString(secret)) {
-        char *sealed = crypto_seal_text(app->card_key, secret->valuestring);
-        if (!sealed) {
-            verrs_free(&e);
-            resp_message(resp, 500, "Internal server error", NULL);
-            return;
-        }
-        str_copy(s.merchant_auth_secret, sizeof s.merchant_auth_secret, sealed);
-        free(sealed);
+    take_url(s.platform_retry_url, sizeof s.platform_retry_url, body, "platform_retry_url");
+    take_url(s.psp_url, sizeof s.psp_url, body, "psp_url");
+    if (take_secret(app, s.merchant_auth_secret, sizeof s.merchant_auth_secret, body, "merchant_auth_secret") != 0 ||
+        take_secret(app, s.psp_api_key, sizeof s.psp_api_key, body, "psp_api_key") != 0) {
+        verrs_free(&e);
+        resp_message(resp, 500, "Internal server error", NULL);
+        return;
     }
     /* Rules across fields, on the result of the update. */
     if (strcmp(s.merchant_auth, "basic") == 0 && (!s.merchant_auth_username[0] || !s.merchant_auth_secret[0]))
@@ -252,6 +290,8 @@ static void settings_put(http_req *req, http_resp *resp)
     if ((strcmp(s.merchant_auth, "api_key") == 0 || strcmp(s.merchant_auth, "signing") == 0) &&
         !s.merchant_auth_secret[0])
         verrs_add(&e, "merchant_auth", "%s needs merchant_auth_secret", s.merchant_auth);
+    if (strcmp(s.integration, "platform") == 0 && !s.platform_retry_url[0])
+        verrs_add(&e, "integration", "platform needs platform_retry_url");
     if (s.end_of_dunning_enabled && !s.end_of_dunning_url[0])
         verrs_add(&e, "end_of_dunning_enabled", "needs end_of_dunning_url");
     if (e.count) {

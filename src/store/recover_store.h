@@ -29,6 +29,9 @@ struct rc_settings {
     char merchant_auth_username[256];
     char merchant_auth_secret[512]; /* sealed with the data key */
     char webhook_secret[512];       /* sealed with the data key */
+    char platform_retry_url[RC_URL_MAX]; /* platform: POST {url}/{invoice_id} asks the merchant to charge */
+    char psp_url[RC_URL_MAX];            /* psp: the gateway's base URL Recover charges at */
+    char psp_api_key[512];               /* psp: the gateway API key, sealed with the data key */
     int64_t updated_at;
 };
 

@@ -81,7 +81,7 @@ static char *col_dup_or_null(const PGresult *r, int row, int col)
 #define SETTINGS_COLS                                                                                           \
     "merchant_id, dunning_days, max_retries, timezone, integration, retry_status_url, retry_results_url, "       \
     "end_of_dunning_url, end_of_dunning_enabled, merchant_auth, merchant_auth_username, merchant_auth_secret, "  \
-    "webhook_secret, updated_at"
+    "webhook_secret, updated_at, platform_retry_url, psp_url, psp_api_key"
 
 static enum store_rc pg_settings_get(store *s, const char *merchant_id, struct rc_settings *out)
 {
@@ -108,6 +108,9 @@ static enum store_rc pg_settings_get(store *s, const char *merchant_id, struct r
         pg_col_text(r, 0, 11, out->merchant_auth_secret, sizeof out->merchant_auth_secret);
         pg_col_text(r, 0, 12, out->webhook_secret, sizeof out->webhook_secret);
         out->updated_at = pg_col_i64(r, 0, 13);
+        pg_col_text(r, 0, 14, out->platform_retry_url, sizeof out->platform_retry_url);
+        pg_col_text(r, 0, 15, out->psp_url, sizeof out->psp_url);
+        pg_col_text(r, 0, 16, out->psp_api_key, sizeof out->psp_api_key);
     }
     PQclear(r);
     return rc;
@@ -132,8 +135,11 @@ static enum store_rc settings_put_fn(pg_conn *c, void *arg)
     pp_text_or_null(&p, in->merchant_auth_secret);
     pp_text_or_null(&p, in->webhook_secret);
     pp_i64(&p, in->updated_at);
+    pp_text_or_null(&p, in->platform_retry_url);
+    pp_text_or_null(&p, in->psp_url);
+    pp_text_or_null(&p, in->psp_api_key);
     PGresult *r = pg_run(c, "INSERT INTO rc_settings(" SETTINGS_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                            "$10, $11, $12, $13, $14) ON CONFLICT (merchant_id) DO UPDATE SET "
+                            "$10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (merchant_id) DO UPDATE SET "
                             "dunning_days = excluded.dunning_days, max_retries = excluded.max_retries, "
                             "timezone = excluded.timezone, integration = excluded.integration, "
                             "retry_status_url = excluded.retry_status_url, "
@@ -143,7 +149,9 @@ static enum store_rc settings_put_fn(pg_conn *c, void *arg)
                             "merchant_auth = excluded.merchant_auth, "
                             "merchant_auth_username = excluded.merchant_auth_username, "
                             "merchant_auth_secret = excluded.merchant_auth_secret, "
-                            "webhook_secret = excluded.webhook_secret, updated_at = excluded.updated_at",
+                            "webhook_secret = excluded.webhook_secret, updated_at = excluded.updated_at, "
+                            "platform_retry_url = excluded.platform_retry_url, psp_url = excluded.psp_url, "
+                            "psp_api_key = excluded.psp_api_key",
                          &p);
     if (!r)
         return pg_rc(c) == STORE_NOT_FOUND ? STORE_NOT_FOUND : STORE_ERROR; /* no such merchant */

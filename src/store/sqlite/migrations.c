@@ -248,6 +248,12 @@ static const struct sq_migration recover_migrations[] = {
      "  reason TEXT,"
      "  PRIMARY KEY (merchant_id, env, invoice_id, seq)"
      ") WITHOUT ROWID;"},
+    /* Where Recover charges (psp integration) or asks the merchant's platform
+     * to charge (platform integration). */
+    {"recover-psp-1",
+     "ALTER TABLE rc_settings ADD COLUMN platform_retry_url TEXT;"
+     "ALTER TABLE rc_settings ADD COLUMN psp_url TEXT;"
+     "ALTER TABLE rc_settings ADD COLUMN psp_api_key TEXT;"},
 };
 
 static const struct sq_migration disputes_migrations[] = {

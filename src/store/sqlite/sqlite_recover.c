@@ -20,7 +20,7 @@ void rc_txns_free(struct rc_txn *txns, size_t n)
 #define SETTINGS_COLS                                                                                           \
     "merchant_id, dunning_days, max_retries, timezone, integration, retry_status_url, retry_results_url, "       \
     "end_of_dunning_url, end_of_dunning_enabled, merchant_auth, merchant_auth_username, merchant_auth_secret, "  \
-    "webhook_secret, updated_at"
+    "webhook_secret, updated_at, platform_retry_url, psp_url, psp_api_key"
 
 static void read_settings(sqlite3_stmt *st, void *row)
 {
@@ -39,6 +39,9 @@ static void read_settings(sqlite3_stmt *st, void *row)
     sq_col_text(st, 11, r->merchant_auth_secret, sizeof r->merchant_auth_secret);
     sq_col_text(st, 12, r->webhook_secret, sizeof r->webhook_secret);
     r->updated_at = sqlite3_column_int64(st, 13);
+    sq_col_text(st, 14, r->platform_retry_url, sizeof r->platform_retry_url);
+    sq_col_text(st, 15, r->psp_url, sizeof r->psp_url);
+    sq_col_text(st, 16, r->psp_api_key, sizeof r->psp_api_key);
 }
 
 static enum store_rc sq_settings_get(store *s, const char *merchant_id, struct rc_settings *out)
@@ -53,11 +56,12 @@ static enum store_rc settings_put_fn(sq_conn *c, void *arg)
 {
     const struct rc_settings *r = arg;
     sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_settings(" SETTINGS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT(merchant_id) DO UPDATE SET "
+                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT(merchant_id) DO UPDATE SET "
                                   "dunning_days = ?2, max_retries = ?3, timezone = ?4, integration = ?5, "
                                   "retry_status_url = ?6, retry_results_url = ?7, end_of_dunning_url = ?8, "
                                   "end_of_dunning_enabled = ?9, merchant_auth = ?10, merchant_auth_username = ?11, "
-                                  "merchant_auth_secret = ?12, webhook_secret = ?13, updated_at = ?14");
+                                  "merchant_auth_secret = ?12, webhook_secret = ?13, updated_at = ?14, "
+                                  "platform_retry_url = ?15, psp_url = ?16, psp_api_key = ?17");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, r->merchant_id);
@@ -74,6 +78,9 @@ static enum store_rc settings_put_fn(sq_conn *c, void *arg)
     sq_bind_text_or_null(st, 12, r->merchant_auth_secret);
     sq_bind_text_or_null(st, 13, r->webhook_secret);
     sqlite3_bind_int64(st, 14, r->updated_at);
+    sq_bind_text_or_null(st, 15, r->platform_retry_url);
+    sq_bind_text_or_null(st, 16, r->psp_url);
+    sq_bind_text_or_null(st, 17, r->psp_api_key);
     int rr = sqlite3_step(st);
     sqlite3_reset(st);
     if (rr == SQLITE_CONSTRAINT_FOREIGNKEY)
