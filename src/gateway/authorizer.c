@@ -42,6 +42,11 @@ const struct sandbox_entry sandbox_cards[] = {
 };
 const int sandbox_cards_count = sizeof sandbox_cards / sizeof sandbox_cards[0];
 
+const struct sandbox_retry_entry sandbox_retry_cards[] = {
+    {"4000000000005126", 2, "insufficient_funds"},
+};
+const int sandbox_retry_cards_count = sizeof sandbox_retry_cards / sizeof sandbox_retry_cards[0];
+
 const struct sandbox_entry sandbox_phones[] = {
     {"912000051", "insufficient_funds"},
     {"912000005", "do_not_honor"},
@@ -69,9 +74,30 @@ static struct auth_result lookup(const struct sandbox_entry *table, int n, const
     return approved;
 }
 
+static const struct sandbox_retry_entry *retry_entry(const char *digits)
+{
+    for (int i = 0; i < sandbox_retry_cards_count; i++)
+        if (strcmp(sandbox_retry_cards[i].number, digits) == 0)
+            return &sandbox_retry_cards[i];
+    return NULL;
+}
+
+int auth_card_counts_charges(const char *digits) { return retry_entry(digits) != NULL; }
+
+struct auth_result auth_card_charge(const char *digits, int64_t amount_minor, int64_t earlier_charges)
+{
+    const struct sandbox_retry_entry *e = retry_entry(digits);
+    if (!e)
+        return auth_card(digits, amount_minor);
+    return earlier_charges < e->declines ? auth_decline(e->decline_code) : approved;
+}
+
 struct auth_result auth_card(const char *digits, int64_t amount_minor)
 {
     (void)amount_minor;
+    const struct sandbox_retry_entry *e = retry_entry(digits);
+    if (e)
+        return auth_decline(e->decline_code);
     return lookup(sandbox_cards, sandbox_cards_count, digits);
 }
 

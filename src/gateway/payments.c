@@ -162,7 +162,18 @@ void gw_payments_create(http_req *req, http_resp *resp)
             card_parse_month(pm.exp_month, &month);
             card_parse_year(pm.exp_year, &year);
             /* A stored card can expire after it was stored. */
-            result = card_expiry_valid(month, year, now) ? auth_card(digits, amount) : auth_decline("expired_card");
+            int64_t earlier = 0;
+            if (auth_card_counts_charges(digits) &&
+                app->store->gateway->payment_method_charges(app->store, req->merchant_id, pm_id, &earlier) !=
+                    STORE_OK) {
+                sodium_memzero(digits, strlen(digits));
+                free(digits);
+                verrs_free(&e);
+                gw_store_failed(resp);
+                return;
+            }
+            result = card_expiry_valid(month, year, now) ? auth_card_charge(digits, amount, earlier)
+                                                         : auth_decline("expired_card");
             sodium_memzero(digits, strlen(digits));
             free(digits);
             str_copy(p.payment_method_id, sizeof p.payment_method_id, pm.payment_method_id);

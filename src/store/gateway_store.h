@@ -120,6 +120,9 @@ struct store_gateway_ops {
     enum store_rc (*payment_method_get)(store *s, const char *merchant_id, const char *pm_id,
                                         struct payment_method_row *out);
     enum store_rc (*payment_method_delete)(store *s, const char *merchant_id, const char *pm_id);
+    /* How many payments (any status) were made with this stored payment
+     * method: the sandbox's retry cards decide by it. */
+    enum store_rc (*payment_method_charges)(store *s, const char *merchant_id, const char *pm_id, int64_t *count);
 };
 
 #endif

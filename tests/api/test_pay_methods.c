@@ -309,6 +309,62 @@ static void idempotent_tokenisation(void **state)
     hres_free(a);
 }
 
+/* The retry card declines the first two charges of one stored payment
+ * method and approves the later ones; an idempotent replay is not a new
+ * charge, another token of the same card starts over, and charging by
+ * number is always a first charge. */
+static void retry_card_approves_from_third_charge(void **state)
+{
+    (void)state;
+    char *pm = stored("4000000000005126");
+    static const char *const idem[] = {"Idempotency-Key: retry-card-first", NULL};
+    char body[300];
+    snprintf(body, sizeof body, "{\"amount\":7.50,\"currency\":\"EUR\",\"payment_method\":\"credit_card\","
+             "\"payment_method_id\":\"%s\"}", pm);
+    hres *r = key_do(srv.gateway_key, "POST", srv.payments, "/api/payments", idem, body);
+    CHECK_STATUS(r, 201);
+    CHECK(r, strcmp(js(r->json, "status"), "error") == 0);
+    CHECK(r, strcmp(js(r->json, "decline_code"), "insufficient_funds") == 0);
+    CHECK(r, strcmp(js(r->json, "network_response_code"), "51") == 0);
+    char first_id[300];
+    snprintf(first_id, sizeof first_id, "%s", js(r->json, "payment_id"));
+    hres_free(r);
+    r = key_do(srv.gateway_key, "POST", srv.payments, "/api/payments", idem, body);
+    CHECK(r, strcmp(js(r->json, "payment_id"), first_id) == 0);
+    CHECK(r, strcmp(js(r->json, "status"), "error") == 0);
+    hres_free(r);
+
+    static const char *const want[] = {"error", "success", "success"};
+    for (int i = 0; i < 3; i++) {
+        r = charge(srv.gateway_key, pm, "7.50");
+        CHECK_STATUS(r, 201);
+        CHECK(r, strcmp(js(r->json, "status"), want[i]) == 0);
+        CHECK(r, strcmp(js(r->json, "payment_method_id"), pm) == 0);
+        if (i == 0)
+            CHECK(r, strcmp(js(r->json, "decline_code"), "insufficient_funds") == 0);
+        else
+            CHECK(r, jnull(r->json, "decline_code") || !jobj(r->json, "decline_code"));
+        hres_free(r);
+    }
+
+    char *other = stored("4000000000005126");
+    r = charge(srv.gateway_key, other, "7.50");
+    CHECK(r, strcmp(js(r->json, "status"), "error") == 0);
+    hres_free(r);
+
+    for (int i = 0; i < 3; i++) {
+        char card[512];
+        card_body(card, sizeof card, "7.50", "4000000000005126", NULL);
+        r = gw_do(&srv, "POST", srv.payments, "/api/payments", card);
+        CHECK_STATUS(r, 201);
+        CHECK(r, strcmp(js(r->json, "status"), "error") == 0);
+        CHECK(r, strcmp(js(r->json, "decline_code"), "insufficient_funds") == 0);
+        hres_free(r);
+    }
+    free(pm);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +374,7 @@ int main(void)
         cmocka_unit_test(charge_stored_cards),
         cmocka_unit_test(charge_errors),
         cmocka_unit_test(idempotent_tokenisation),
+        cmocka_unit_test(retry_card_approves_from_third_charge),
     };
     return cmocka_run_group_tests_name("pay_methods", tests, group_setup, group_teardown);
 }

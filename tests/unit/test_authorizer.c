@@ -85,6 +85,15 @@ static void table_numbers_are_unique(void **state)
             assert_string_not_equal(sandbox_phones[i].number, sandbox_phones[j].number);
 }
 
+/* A retry card listed in the fixed table too would be ambiguous. */
+static const char *find_retry_clash(const char *number)
+{
+    for (int i = 0; i < sandbox_cards_count; i++)
+        if (strcmp(sandbox_cards[i].number, number) == 0)
+            return sandbox_cards[i].number;
+    return NULL;
+}
+
 static void unknown_valid_instruments_are_approved(void **state)
 {
     (void)state;
@@ -124,6 +133,29 @@ static void decline_codes(void **state)
         assert_decline_shape(r, "generic_decline");
         assert_string_equal(r.network_code, "05");
     }
+}
+
+static void retry_cards_decide_by_earlier_charges(void **state)
+{
+    (void)state;
+    assert_true(sandbox_retry_cards_count > 0);
+    for (int i = 0; i < sandbox_retry_cards_count; i++) {
+        const struct sandbox_retry_entry *e = &sandbox_retry_cards[i];
+        assert_true(card_luhn_ok(e->number));
+        assert_null(find_retry_clash(e->number));
+        assert_true(auth_card_counts_charges(e->number));
+        for (int n = 0; n < e->declines; n++)
+            assert_decline_shape(auth_card_charge(e->number, 5000, n), e->decline_code);
+        assert_approved(auth_card_charge(e->number, 5000, e->declines));
+        assert_approved(auth_card_charge(e->number, 1, e->declines + 5));
+        /* By number, every charge is a first one. */
+        assert_decline_shape(auth_card(e->number, 5000), e->decline_code);
+    }
+    assert_false(auth_card_counts_charges("4242424242424242"));
+    assert_false(auth_card_counts_charges("4000000000009995"));
+    /* The fixed cards ignore the count. */
+    assert_decline_shape(auth_card_charge("4000000000009995", 5000, 7), "insufficient_funds");
+    assert_approved(auth_card_charge("4242424242424242", 5000, 0));
 }
 
 /* --- The published table --------------------------------------------- */
@@ -334,6 +366,7 @@ int main(void)
         cmocka_unit_test(table_numbers_are_unique),
         cmocka_unit_test(unknown_valid_instruments_are_approved),
         cmocka_unit_test(decline_codes),
+        cmocka_unit_test(retry_cards_decide_by_earlier_charges),
         cmocka_unit_test(docs_list_the_same_table),
     };
     return cmocka_run_group_tests_name("authorizer", tests, NULL, NULL);

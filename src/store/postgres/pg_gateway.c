@@ -570,6 +570,21 @@ static enum store_rc pg_pm_delete(store *s, const char *merchant_id, const char 
     return pg_tx(S(s), pm_delete_fn, &a);
 }
 
+static enum store_rc pg_pm_charges(store *s, const char *merchant_id, const char *pm_id, int64_t *count)
+{
+    struct pg_params p;
+    pp_init(&p);
+    pp_text(&p, merchant_id);
+    pp_text(&p, pm_id);
+    PGresult *r =
+        pg_read(S(s), "SELECT COUNT(*) FROM gw_payments WHERE merchant_id = $1 AND payment_method_id = $2", &p);
+    if (!r)
+        return STORE_ERROR;
+    *count = PQntuples(r) ? pg_col_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return STORE_OK;
+}
+
 const struct store_gateway_ops pg_gateway_ops = {
     .payment_insert = pg_payment_insert,
     .payment_get = pg_payment_get,
@@ -583,4 +598,5 @@ const struct store_gateway_ops pg_gateway_ops = {
     .payment_method_insert = pg_pm_insert,
     .payment_method_get = pg_pm_get,
     .payment_method_delete = pg_pm_delete,
+    .payment_method_charges = pg_pm_charges,
 };

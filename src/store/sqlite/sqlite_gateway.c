@@ -642,6 +642,16 @@ static enum store_rc sq_pm_delete(store *s, const char *merchant_id, const char 
     return sq_write(S(s), pm_delete_fn, &a);
 }
 
+static void read_count(sqlite3_stmt *st, void *row) { *(int64_t *)row = sqlite3_column_int64(st, 0); }
+
+static enum store_rc sq_pm_charges(store *s, const char *merchant_id, const char *pm_id, int64_t *count)
+{
+    const char *params[] = {merchant_id, pm_id, NULL};
+    *count = 0;
+    return sq_read_one(S(s), "SELECT COUNT(*) FROM gw_payments WHERE merchant_id = ?1 AND payment_method_id = ?2",
+                       params, read_count, count);
+}
+
 const struct store_gateway_ops sqlite_gateway_ops = {
     .payment_insert = sq_payment_insert,
     .payment_get = sq_payment_get,
@@ -655,4 +665,5 @@ const struct store_gateway_ops sqlite_gateway_ops = {
     .payment_method_insert = sq_pm_insert,
     .payment_method_get = sq_pm_get,
     .payment_method_delete = sq_pm_delete,
+    .payment_method_charges = sq_pm_charges,
 };
