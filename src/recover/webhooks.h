@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "http/server.h"
 #include "store/recover_store.h"
 
 struct app;
@@ -42,6 +43,29 @@ void rc_webhook_signature(const char *secret, const char *body, size_t body_len,
 int rc_webhook_make(struct rc_webhook *w, const char *merchant_id, const char *env, const char *type,
                     const char *invoice_id, const char *url, const char *key, const cJSON *body_json, int64_t now,
                     int64_t retry_for_ms);
+
+/* Marks one delivery attempt's result on w (as claimed): a 2xx status is
+ * delivered at now; anything else (status 0: no answer came, error says
+ * why) is due again at now + retry_interval_ms, or failed when that is
+ * after w->give_up_at. Counts the attempt and keeps status and error; the
+ * lease stays as claimed, for the store to check and release. Pure: the
+ * dispatcher stores w afterwards. */
+void rc_webhook_after_attempt(struct rc_webhook *w, long status, const char *error, int64_t now,
+                              int64_t retry_interval_ms);
+
+/* Where the dispatcher's time went since it started, for benchmarks:
+ * claiming due deliveries, sending them (from hand-over to curl until the
+ * answer, summed over deliveries, so concurrent sends overlap), and
+ * recording results (summed over the recording threads). */
+struct webhook_dispatcher_stats {
+    int64_t claimed, delivered, retried, failed;
+    int64_t claim_ns, send_ns, record_ns, claim_calls;
+};
+void webhook_dispatcher_stats(struct app *app, struct webhook_dispatcher_stats *out);
+
+/* The admin API's delivery log (webhook_admin.c): list, show, redeliver. */
+extern const struct route recover_webhook_admin_routes[];
+extern const size_t recover_webhook_admin_routes_count;
 
 /* The dispatcher thread (started by app_start on worker nodes). kick wakes
  * it when a webhook was written. */
