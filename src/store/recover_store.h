@@ -109,9 +109,12 @@ struct rc_invoice {
     int64_t closed_at;
     int64_t failed_attempts; /* failed transactions reported for it */
     char *custom;            /* JSON text, malloc'd, or NULL */
+    /* Moves forward by at least 1 ms on every change (even two changes in
+     * the same millisecond), so that a planner's read can be checked. */
     int64_t updated_at;
     int64_t recover_attempts; /* Recover's attempts made (charged or requested) */
     int64_t next_retry_at;    /* the planned retry's due time, 0 when none */
+    int plan_needed;          /* read only: the planner must look at it */
     int exists;              /* set by the store: the row was there before */
 };
 
@@ -177,7 +180,13 @@ struct rc_apply_item {
 /* ---- Retry planning, execution and webhooks ---- */
 
 /* An invoice the planner must look at: a failure or an attempt's outcome
- * arrived, a payment method changed, or it closed (its planned retry goes). */
+ * arrived, a payment method changed, or it closed (its planned retry goes).
+ * The store marks it (plan_needed) in the transaction of the change:
+ * apply_events when a payment event adds a new transaction to, or changes
+ * the state of, an invoice that is or was in dunning (a first attempt that
+ * succeeds is never marked), and when a payment-method update moves a
+ * waiting invoice; attempt_write unless the invoice is closed. plan_write
+ * clears the mark. */
 struct rc_invoice_ref {
     char merchant_id[ID_MAX];
     char env[RC_ENV_MAX];
@@ -257,17 +266,28 @@ struct rc_plan_write {
     struct rc_retry retry;        /* for a retry: the attempt to plan */
     const char *close_state;      /* NULL, or the closed state to move to */
     const char *close_reason;
+    /* Inserted pending (state "" means pending; next_attempt_at and
+     * created_at 0 mean now); a webhook_id already stored is left as it is. */
     const struct rc_webhook *webhooks;
     size_t nwebhooks;
     int64_t now;
 };
+/* For action retry, retry.attempt_no is the invoice's recover_attempts + 1
+ * and the invoice's next_retry_at becomes retry.due_at (else 0). A row of
+ * that attempt_no still planned or cancelled is replaced by retry (its
+ * attempt_id as given: re-planning the same attempt passes the same id);
+ * STORE_STATE when that attempt is running or over. A closing decision
+ * sets closed_at to now and adds the history row apply_events would. */
 
 /* The end of one claimed attempt, written atomically: the retry row's new
  * state, the charge as a transaction of the invoice (origin recover), the
  * invoice's new state, the webhooks, and the plan_needed mark set so the
  * planner decides what follows. */
 struct rc_attempt_write {
-    const struct rc_retry *retry; /* as claimed: lease_owner must still hold it */
+    /* As claimed: still running under retry->lease_owner, else STORE_STATE.
+     * Or, to end a request whose report came (retry as retry_requested
+     * returned it, state "requested"): still requested. */
+    const struct rc_retry *retry;
     /* done, cancelled, requested (platform), or planned again with a new
      * due_at (postponed: RetryStatus asked to wait) */
     const char *retry_state;
@@ -280,6 +300,12 @@ struct rc_attempt_write {
     size_t nwebhooks;
     int64_t now;
 };
+/* The lease is released. txn is stored with origin "recover", once per
+ * transaction_id (a repeat after a crash, or the merchant's own report of
+ * the same charge, adds nothing). recover_attempts grows by one when the
+ * retry leaves running charged (txn) or requested, never when a request's
+ * report ends it. next_retry_at becomes new_due_at when planned again,
+ * else 0. */
 
 struct store_recover_ops {
     /* NOT_FOUND when the merchant has no settings row yet (defaults apply). */
@@ -330,8 +356,9 @@ struct store_recover_ops {
 
     /* ---- execution ---- */
     /* Claims up to max planned retries due at now (and running ones whose
-     * lease ran out: their worker died), leasing them to owner until
-     * now + lease_ms. Each attempt is claimed by one worker at a time. */
+     * lease ran out: their worker died; those first), leasing them to owner
+     * until now + lease_ms: state running, returned as stored. Each attempt
+     * is claimed by one worker at a time, across nodes. Durable on return. */
     enum store_rc (*retries_claim)(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
                                    struct rc_retry **out, size_t *n);
     /* STORE_STATE when the lease was lost (another worker has it now). */
@@ -340,18 +367,24 @@ struct store_recover_ops {
      * NOT_FOUND when none. */
     enum store_rc (*retry_requested)(store *s, const char *merchant_id, const char *env, const char *invoice_id,
                                      struct rc_retry *out);
-    /* Earliest due_at of a planned retry (NOT_FOUND when none). */
+    /* Earliest due_at of a planned retry, or end of a running lease (a
+     * claim could take it then); NOT_FOUND when none. */
     enum store_rc (*retry_next_due)(store *s, int64_t *due_at);
 
     /* ---- webhooks ---- */
-    /* Claims up to max pending deliveries due at now under a lease. */
+    /* Claims up to max pending deliveries due at now under a lease (owner
+     * until now + lease_ms). While leased, next_attempt_at is the lease's
+     * end: the delivery is due again then unless webhook_result came. */
     enum store_rc (*webhooks_claim)(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
                                     struct rc_webhook **out, size_t *n);
     /* Records a delivery attempt's result: state, attempts, next_attempt_at,
-     * last_status, last_error, delivered_at from w; releases the lease. */
+     * last_status, last_error, delivered_at from w; releases the lease.
+     * STORE_STATE unless w->lease_owner still holds it; NOT_FOUND for an
+     * unknown (merchant_id, webhook_id). */
     enum store_rc (*webhook_result)(store *s, const struct rc_webhook *w);
-    /* A merchant's deliveries, newest first; state and invoice_id filter
-     * when not NULL; at most limit. */
+    /* A merchant's deliveries (both environments), newest first (by
+     * created_at); state and invoice_id filter when not NULL; at most limit
+     * (none when limit <= 0). Bodies malloc'd: rc_webhooks_free. */
     enum store_rc (*webhooks_list)(store *s, const char *merchant_id, const char *state, const char *invoice_id,
                                    int limit, struct rc_webhook **out, size_t *n);
     enum store_rc (*webhook_get)(store *s, const char *merchant_id, const char *webhook_id, struct rc_webhook *out);
@@ -362,7 +395,9 @@ struct store_recover_ops {
     enum store_rc (*webhook_next_due)(store *s, int64_t *due_at);
 
     /* ---- the learned model ---- */
-    /* scope: "" for the global prior, else a merchant id. */
+    /* scope: "" for the global prior, else a merchant id. model_get:
+     * NOT_FOUND when none; else *blob malloc'd (len bytes, plus a zero byte
+     * after them). model_put replaces the scope's model. */
     enum store_rc (*model_get)(store *s, const char *scope, char **blob, size_t *len);
     enum store_rc (*model_put)(store *s, const char *scope, const void *blob, size_t len, int64_t now);
 };

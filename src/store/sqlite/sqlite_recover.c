@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "store/sqlite/sqlite_recover.h"
 #include "store/sqlite/sqlite_store.h"
 
 static sq_store *S(store *s) { return (sq_store *)s; }
@@ -261,6 +262,9 @@ static enum store_rc record_rejection(sq_conn *c, int64_t seq, const char *merch
 #define INVOICE_COLS                                                                                            \
     "merchant_id, env, invoice_id, customer_id, subscription_id, created_at, state, state_reason, amount_due, "  \
     "currency, dunning_started_at, closed_at, failed_attempts, custom, updated_at"
+/* Read with the columns Recover's own work keeps (never written by
+ * save_invoice, so that applying an event leaves them alone). */
+#define INVOICE_READ_COLS INVOICE_COLS ", recover_attempts, next_retry_at, plan_needed"
 
 static void read_invoice(sqlite3_stmt *st, void *row)
 {
@@ -283,13 +287,16 @@ static void read_invoice(sqlite3_stmt *st, void *row)
     const unsigned char *custom = sqlite3_column_text(st, 13);
     r->custom = custom ? strdup((const char *)custom) : NULL;
     r->updated_at = sqlite3_column_int64(st, 14);
+    r->recover_attempts = sqlite3_column_int64(st, 15);
+    r->next_retry_at = sqlite3_column_int64(st, 16);
+    r->plan_needed = sqlite3_column_int(st, 17);
     r->exists = 1;
 }
 
-static enum store_rc load_invoice(sq_conn *c, const char *merchant_id, const char *env, const char *invoice_id,
-                                  struct rc_invoice *inv)
+enum store_rc sq_rc_load_invoice(sq_conn *c, const char *merchant_id, const char *env, const char *invoice_id,
+                                 struct rc_invoice *inv)
 {
-    sqlite3_stmt *st = sq_stmt(c, "SELECT " INVOICE_COLS " FROM rc_invoices WHERE merchant_id = ?1 AND env = ?2 "
+    sqlite3_stmt *st = sq_stmt(c, "SELECT " INVOICE_READ_COLS " FROM rc_invoices WHERE merchant_id = ?1 AND env = ?2 "
                                   "AND invoice_id = ?3");
     if (!st)
         return STORE_ERROR;
@@ -299,13 +306,18 @@ static enum store_rc load_invoice(sq_conn *c, const char *merchant_id, const cha
     return sq_fetch_one(c, st, read_invoice, inv, "rc_invoice_load");
 }
 
-static enum store_rc save_invoice(sq_conn *c, const struct rc_invoice *inv)
+/* Writes the invoice; mark sets plan_needed, keeping the time of an
+ * earlier mark still waiting, so that the planner's queue stays fair. */
+static enum store_rc save_invoice(sq_conn *c, const struct rc_invoice *inv, int mark)
 {
-    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_invoices(" INVOICE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT(merchant_id, env, invoice_id) "
+    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_invoices(" INVOICE_COLS ", plan_needed, plan_marked_at) VALUES (?1, "
+                                  "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                                  "CASE WHEN ?16 THEN ?15 END) ON CONFLICT(merchant_id, env, invoice_id) "
                                   "DO UPDATE SET customer_id = ?4, subscription_id = ?5, state = ?7, "
                                   "state_reason = ?8, amount_due = ?9, currency = ?10, dunning_started_at = ?11, "
-                                  "closed_at = ?12, failed_attempts = ?13, custom = ?14, updated_at = ?15");
+                                  "closed_at = ?12, failed_attempts = ?13, custom = ?14, updated_at = ?15, "
+                                  "plan_marked_at = CASE WHEN ?16 AND plan_needed = 0 THEN ?15 ELSE plan_marked_at END, "
+                                  "plan_needed = CASE WHEN ?16 THEN 1 ELSE plan_needed END");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, inv->merchant_id);
@@ -323,13 +335,14 @@ static enum store_rc save_invoice(sq_conn *c, const struct rc_invoice *inv)
     sqlite3_bind_int64(st, 13, inv->failed_attempts);
     sq_bind_text_or_null(st, 14, inv->custom);
     sqlite3_bind_int64(st, 15, inv->updated_at);
+    sqlite3_bind_int(st, 16, mark ? 1 : 0);
     int r = sqlite3_step(st);
     sqlite3_reset(st);
     return r == SQLITE_DONE ? STORE_OK : sq_fail(c, "rc_invoice_save");
 }
 
-static enum store_rc add_invoice_event(sq_conn *c, const struct rc_invoice *inv, const char *from_state,
-                                       const struct rc_transition *t, int64_t at)
+enum store_rc sq_rc_add_invoice_event(sq_conn *c, const struct rc_invoice *inv, const char *from_state,
+                                      const struct rc_transition *t, int64_t at)
 {
     sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_invoice_events(merchant_id, env, invoice_id, seq, at, from_state, "
                                   "to_state, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -400,7 +413,7 @@ static enum store_rc upsert_subscription(sq_conn *c, const struct rc_payment_eve
     return r == SQLITE_DONE ? STORE_OK : sq_fail(c, "rc_subscription_upsert");
 }
 
-static enum store_rc insert_txn(sq_conn *c, const struct rc_payment_event *ev, struct rc_txn *t)
+enum store_rc sq_rc_insert_txn(sq_conn *c, const struct rc_payment_event *ev, struct rc_txn *t)
 {
     sqlite3_stmt *st = sq_stmt(
         c, "INSERT INTO rc_transactions(merchant_id, env, transaction_id, invoice_id, psp_transaction_id, psp, "
@@ -483,14 +496,14 @@ static enum store_rc apply_payment_fn(sq_conn *c, void *arg)
     if ((rc = upsert_customer(c, ev)) != STORE_OK || (rc = upsert_subscription(c, ev)) != STORE_OK)
         return rc;
     for (size_t i = 0; i < ev->ntxns; i++) {
-        if ((rc = insert_txn(c, ev, &ev->txns[i])) != STORE_OK)
+        if ((rc = sq_rc_insert_txn(c, ev, &ev->txns[i])) != STORE_OK)
             return rc;
         if (ev->txns[i].is_new && (rc = upsert_payment_method(c, ev, &ev->txns[i])) != STORE_OK)
             return rc;
     }
     struct rc_invoice inv;
     memset(&inv, 0, sizeof inv);
-    rc = load_invoice(c, ev->merchant_id, ev->env, ev->invoice_id, &inv);
+    rc = sq_rc_load_invoice(c, ev->merchant_id, ev->env, ev->invoice_id, &inv);
     if (rc == STORE_NOT_FOUND) {
         memset(&inv, 0, sizeof inv);
         str_copy(inv.merchant_id, sizeof inv.merchant_id, ev->merchant_id);
@@ -516,10 +529,10 @@ static enum store_rc apply_payment_fn(sq_conn *c, void *arg)
         str_copy(inv.state, sizeof inv.state, t.to_state);
         str_copy(inv.state_reason, sizeof inv.state_reason, t.reason);
     }
-    inv.updated_at = ev->received_at;
-    rc = save_invoice(c, &inv);
+    inv.updated_at = rc_next_updated_at(&inv, ev->received_at);
+    rc = save_invoice(c, &inv, rc_event_needs_plan(&inv, ev, &t));
     if (rc == STORE_OK && t.changed)
-        rc = add_invoice_event(c, &inv, from_state[0] ? from_state : NULL, &t, ev->received_at);
+        rc = sq_rc_add_invoice_event(c, &inv, from_state[0] ? from_state : NULL, &t, ev->received_at);
     invoice_free_fields(&inv);
     return rc;
 }
@@ -599,7 +612,7 @@ static enum store_rc apply_pm_update_fn(sq_conn *c, void *arg)
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         struct rc_invoice inv;
         memset(&inv, 0, sizeof inv);
-        rc = load_invoice(c, up->merchant_id, up->env, ids[i], &inv);
+        rc = sq_rc_load_invoice(c, up->merchant_id, up->env, ids[i], &inv);
         if (rc != STORE_OK)
             break;
         char from_state[32];
@@ -610,10 +623,11 @@ static enum store_rc apply_pm_update_fn(sq_conn *c, void *arg)
         if (t.changed) {
             str_copy(inv.state, sizeof inv.state, t.to_state);
             str_copy(inv.state_reason, sizeof inv.state_reason, t.reason);
-            inv.updated_at = up->received_at;
-            rc = save_invoice(c, &inv);
+            inv.updated_at = rc_next_updated_at(&inv, up->received_at);
+            /* A new payment method: the planner decides when to use it. */
+            rc = save_invoice(c, &inv, 1);
             if (rc == STORE_OK)
-                rc = add_invoice_event(c, &inv, from_state, &t, up->received_at);
+                rc = sq_rc_add_invoice_event(c, &inv, from_state, &t, up->received_at);
         }
         invoice_free_fields(&inv);
     }
@@ -723,13 +737,7 @@ static enum store_rc sq_apply_events(store *s, struct rc_apply_item *items, size
 
 /* ---- read access ---- */
 
-#define TXN_COLS                                                                                                \
-    "transaction_id, psp_transaction_id, psp, acquirer_country, amount, currency, funding_source, "              \
-    "payment_method_id, psp_created_at, scheme, success, raw_response_message, psp_response_message, "           \
-    "processor_response_code, network_status, response_type, network_transaction_id, bin, issuer_country, "     \
-    "origin, raw"
-
-static void read_txn(sqlite3_stmt *st, void *row)
+void sq_rc_read_txn(sqlite3_stmt *st, void *row)
 {
     struct rc_txn *t = row;
     sq_col_text(st, 0, t->transaction_id, sizeof t->transaction_id);
@@ -779,7 +787,7 @@ static enum store_rc sq_invoice_get(store *s, const char *merchant_id, const cha
     memset(inv, 0, sizeof *inv);
     /* One read transaction, so the three reads see the same snapshot. */
     sq_exec(c, "BEGIN");
-    enum store_rc rc = load_invoice(c, merchant_id, env, invoice_id, inv);
+    enum store_rc rc = sq_rc_load_invoice(c, merchant_id, env, invoice_id, inv);
     if (rc == STORE_OK) {
         sqlite3_stmt *st = sq_stmt(c, "SELECT " TXN_COLS " FROM rc_transactions WHERE merchant_id = ?1 AND env = ?2 "
                                       "AND invoice_id = ?3 ORDER BY psp_created_at, received_at, transaction_id");
@@ -788,7 +796,7 @@ static enum store_rc sq_invoice_get(store *s, const char *merchant_id, const cha
             sq_bind_text(st, 1, merchant_id);
             sq_bind_text(st, 2, env);
             sq_bind_text(st, 3, invoice_id);
-            rc = sq_collect_rows(c, st, sizeof **txns, read_txn, (void **)txns, ntxns);
+            rc = sq_collect_rows(c, st, sizeof **txns, sq_rc_read_txn, (void **)txns, ntxns);
         }
     }
     if (rc == STORE_OK) {
@@ -824,4 +832,22 @@ const struct store_recover_ops sqlite_recover_ops = {
     .apply_events = sq_apply_events,
     .inbox_backlog = sq_inbox_backlog,
     .invoice_get = sq_invoice_get,
+    .plan_pending = sq_plan_pending,
+    .card_txns = sq_card_txns,
+    .pm_update_after = sq_pm_update_after,
+    .plan_write = sq_plan_write,
+    .decisions_list = sq_decisions_list,
+    .retries_list = sq_retries_list,
+    .retries_claim = sq_retries_claim,
+    .attempt_write = sq_attempt_write,
+    .retry_requested = sq_retry_requested,
+    .retry_next_due = sq_retry_next_due,
+    .webhooks_claim = sq_webhooks_claim,
+    .webhook_result = sq_webhook_result,
+    .webhooks_list = sq_webhooks_list,
+    .webhook_get = sq_webhook_get,
+    .webhook_redeliver = sq_webhook_redeliver,
+    .webhook_next_due = sq_webhook_next_due,
+    .model_get = sq_model_get,
+    .model_put = sq_model_put,
 };
