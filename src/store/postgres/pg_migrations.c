@@ -108,12 +108,6 @@ static const struct pg_migration gateway_migrations[] = {
      "  created_at BIGINT NOT NULL,"
      "  PRIMARY KEY (merchant_id, payment_method_id)"
      ");"},
-    /* Where Recover charges (psp integration) or asks the merchant's platform
-     * to charge (platform integration). */
-    {"recover-psp-1",
-     "ALTER TABLE rc_settings ADD COLUMN platform_retry_url TEXT;"
-     "ALTER TABLE rc_settings ADD COLUMN psp_url TEXT;"
-     "ALTER TABLE rc_settings ADD COLUMN psp_api_key TEXT;"},
 };
 
 /* disputes-1 is SQLite's disputes-1 and disputes-2 together: the content
@@ -346,6 +340,12 @@ static const struct pg_migration recover_migrations[] = {
      "  PRIMARY KEY (merchant_id, env, invoice_id, seq)"
      ");"
      "ALTER SEQUENCE rc_invoice_events_seq OWNED BY rc_invoice_events.seq;"},
+    /* Where Recover charges (psp integration) or asks the merchant's platform
+     * to charge (platform integration). */
+    {"recover-psp-1",
+     "ALTER TABLE rc_settings ADD COLUMN platform_retry_url TEXT;"
+     "ALTER TABLE rc_settings ADD COLUMN psp_url TEXT;"
+     "ALTER TABLE rc_settings ADD COLUMN psp_api_key TEXT;"},
 };
 
 #define SET(list) {list, sizeof list / sizeof list[0]}
