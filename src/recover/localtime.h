@@ -24,4 +24,10 @@ int rc_zone_known(const char *zone);
 /* Local time of utc_ms in zone (an IANA name; unknown names read as UTC). */
 void rc_local_time(int64_t utc_ms, const char *zone, struct rc_local *out);
 
+/* For many times in one zone: the zone's index once (-1 when unknown,
+ * which reads as UTC), then the local time of each instant without a
+ * lookup by name. */
+int rc_zone_index(const char *zone);
+void rc_local_time_idx(int64_t utc_ms, int zone_idx, struct rc_local *out);
+
 #endif

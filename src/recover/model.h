@@ -65,4 +65,31 @@ void rc_model_features_for(struct rc_model_features *f, const struct rc_txn *ear
                            const struct rc_txn *shape, const char *postal_code, const char *merchant_tz,
                            int64_t at_ms);
 
+/* ---- for callers that score one attempt at many times (the planner) ---- */
+
+/* What changes between the candidate times of one attempt. */
+struct rc_model_when {
+    int local_hour;
+    int local_wday;
+    int local_mday;
+    int64_t since_first_failure_ms;
+};
+
+/* The log-odds rc_model_predict would give for f at each of n times, in
+ * one pass under one lock; *next_attempt_delta (may be NULL) gets how much
+ * one more failed attempt before these would move every one of them. */
+void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
+                     const struct rc_model_when *when, size_t n, double *logits, double *next_attempt_delta);
+/* The chance of a log-odds value, computed the same way on every machine. */
+double rc_model_sigmoid(double logit);
+
+/* The cardholder's zone as rc_model_features_for picks it (an index of
+ * rc_zone_index; -1 reads as UTC). */
+int rc_model_zone(const struct rc_txn *shape, const char *postal_code, const char *merchant_tz);
+/* rc_model_features_for with the history already read: the latest
+ * decline's reason and class ("" for a first attempt), the failed attempts
+ * before this one, and the first failure's time (0 when none). */
+void rc_model_features_at(struct rc_model_features *f, const char *reason, const char *decline_class, int attempts,
+                          int64_t first_failure_at, const struct rc_txn *shape, int zone_idx, int64_t at_ms);
+
 #endif

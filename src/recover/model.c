@@ -1,0 +1,877 @@
+/* The retry-success model: logistic regression over hashed binary
+ * features, learned online with per-coordinate (AdaGrad) steps.
+ *
+ * The log-odds of an attempt is the sum of the weights of its features in
+ * the global table plus the merchant's own deltas. The global table starts
+ * at a prior written from what is known about retries (the reason's usual
+ * recovery rate, pay days, night-time declines, limit resets), so the
+ * planner is sensible on its first day; every outcome then moves the global
+ * weights and the merchant's deltas. Deltas are pulled towards zero, so a
+ * merchant with little data follows the global model and one with much
+ * data follows its own. docs/retry-planning.md compares this learner with
+ * gradient-boosted trees (XGBoost) on the same data.
+ *
+ * Same data in the same order gives the same bits everywhere: only IEEE
+ * +, -, *, / and sqrt are used (correctly rounded), exp is computed here
+ * rather than by the C library, and nothing depends on the order of a hash
+ * table or on threads. */
+#include "recover/model.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "recover/declines.h"
+#include "recover/localtime.h"
+
+#define HOUR_MS 3600000LL
+#define DAY_MS (24 * HOUR_MS)
+
+#define NBITS 16
+#define NW (1u << NBITS)
+
+/* Learning rates and the pull of a merchant's deltas towards the global
+ * model, per outcome. Chosen on synthetic data with planted patterns
+ * (bench/model-compare); they are not fitted to any one merchant. */
+#define ETA_GLOBAL 0.25
+#define ETA_MERCHANT 0.25
+#define ADA_BETA 1.0
+#define MERCHANT_SHRINK 0.01
+#define LOGIT_CLAMP 30.0
+
+/* ------------------------------------------------------------ arithmetic */
+
+/* e^x from +, * and exact scaling, so results do not depend on libm. */
+static double det_exp(double x)
+{
+    if (x > 700)
+        x = 700;
+    if (x < -700)
+        x = -700;
+    const double log2e = 1.44269504088896338700e+00;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double k = floor(x * log2e + 0.5);
+    double r = (x - k * ln2_hi) - k * ln2_lo;
+    /* Taylor series to r^13: |r| <= 0.35 keeps the error below 1e-16. */
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    return ldexp(p, (int)k);
+}
+
+double rc_model_sigmoid(double z)
+{
+    if (z > LOGIT_CLAMP)
+        z = LOGIT_CLAMP;
+    if (z < -LOGIT_CLAMP)
+        z = -LOGIT_CLAMP;
+    return 1.0 / (1.0 + det_exp(-z));
+}
+
+/* ------------------------------------------------------------- features */
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        unsigned char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    return h;
+}
+
+enum group {
+    G_BIAS = 1,
+    G_REASON,
+    G_CLASS,
+    G_SCHEME,
+    G_FUND,
+    G_ISSUER,
+    G_XBORDER,
+    G_CUR,
+    G_AMT,
+    G_CUR_AMT,
+    G_ATT,
+    G_REASON_ATT,
+    G_REASON_FUND,
+    G_REASON_SCHEME,
+    /* the ones that depend on the time of the attempt */
+    G_HOUR,
+    G_WDAY,
+    G_MDAY,
+    G_REASON_HOUR,
+    G_REASON_WDAY,
+    G_REASON_MDAY,
+    G_FUND_HOUR,
+    G_SINCE,
+    G_REASON_SINCE,
+    G_REASON_WDAY_BLOCK,
+    G_CLASS_HOUR,
+};
+
+#define NSTATIC 14
+#define NDYN 10
+#define NFEAT (NSTATIC + NDYN)
+
+static uint32_t idx(enum group g, uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t h = mix(mix(mix((uint64_t)g * 0x100000001b3ULL, a), b), c);
+    return (uint32_t)(h & (NW - 1));
+}
+
+static int amount_bucket(int64_t amount)
+{
+    int b = 0;
+    while (amount > 1 && b < 40) {
+        amount >>= 1;
+        b++;
+    }
+    return b;
+}
+
+static int attempts_bucket(int a)
+{
+    if (a <= 0)
+        return 0;
+    if (a <= 4)
+        return a;
+    if (a <= 6)
+        return 5;
+    if (a <= 9)
+        return 6;
+    return 7;
+}
+
+static int since_bucket(int64_t ms)
+{
+    static const int64_t edges[] = {HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS, 4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS,
+                                    30 * DAY_MS};
+    int b = 0;
+    while (b < 8 && ms >= edges[b])
+        b++;
+    return b;
+}
+
+/* The parts of an attempt the indices are built from, hashed once. */
+struct keys {
+    uint64_t reason, cls, scheme, fund, issuer, cur;
+    int xborder, amt, att;
+};
+
+static void keys_of(const struct rc_model_features *f, struct keys *k)
+{
+    k->reason = fnv(f->reason);
+    k->cls = fnv(f->decline_class);
+    k->scheme = fnv(f->scheme);
+    k->fund = fnv(f->funding_source);
+    k->issuer = fnv(f->issuer_country);
+    k->cur = fnv(f->currency);
+    k->xborder = f->issuer_country && f->acquirer_country && f->issuer_country[0] && f->acquirer_country[0] &&
+                 strcmp(f->issuer_country, f->acquirer_country) != 0;
+    k->amt = amount_bucket(f->amount_minor);
+    k->att = attempts_bucket(f->attempts);
+}
+
+static void static_indices(const struct keys *k, int att_bucket, uint32_t *out)
+{
+    out[0] = idx(G_BIAS, 0, 0, 0);
+    out[1] = idx(G_REASON, k->reason, 0, 0);
+    out[2] = idx(G_CLASS, k->cls, 0, 0);
+    out[3] = idx(G_SCHEME, k->scheme, 0, 0);
+    out[4] = idx(G_FUND, k->fund, 0, 0);
+    out[5] = idx(G_ISSUER, k->issuer, 0, 0);
+    out[6] = idx(G_XBORDER, (uint64_t)k->xborder, 0, 0);
+    out[7] = idx(G_CUR, k->cur, 0, 0);
+    out[8] = idx(G_AMT, (uint64_t)k->amt, 0, 0);
+    out[9] = idx(G_CUR_AMT, k->cur, (uint64_t)k->amt, 0);
+    out[10] = idx(G_ATT, (uint64_t)att_bucket, 0, 0);
+    out[11] = idx(G_REASON_ATT, k->reason, (uint64_t)att_bucket, 0);
+    out[12] = idx(G_REASON_FUND, k->reason, k->fund, 0);
+    out[13] = idx(G_REASON_SCHEME, k->reason, k->scheme, 0);
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, int64_t since, uint32_t *out)
+{
+    uint64_t h = (uint64_t)clampi(hour, 0, 23), w = (uint64_t)clampi(wday, 0, 6), d = (uint64_t)clampi(mday, 1, 31);
+    uint64_t s = (uint64_t)since_bucket(since);
+    out[0] = idx(G_HOUR, h, 0, 0);
+    out[1] = idx(G_WDAY, w, 0, 0);
+    out[2] = idx(G_MDAY, d, 0, 0);
+    out[3] = idx(G_REASON_HOUR, k->reason, h, 0);
+    out[4] = idx(G_REASON_WDAY, k->reason, w, 0);
+    out[5] = idx(G_REASON_MDAY, k->reason, d, 0);
+    out[6] = idx(G_FUND_HOUR, k->fund, h, 0);
+    out[7] = idx(G_SINCE, s, 0, 0);
+    out[8] = idx(G_REASON_SINCE, k->reason, s, 0);
+    out[9] = idx(G_REASON_WDAY_BLOCK, k->reason, w, h / 6);
+}
+
+static void all_indices(const struct rc_model_features *f, uint32_t *out)
+{
+    struct keys k;
+    keys_of(f, &k);
+    static_indices(&k, k.att, out);
+    dynamic_indices(&k, f->local_hour, f->local_wday, f->local_mday, f->since_first_failure_ms, out + NSTATIC);
+}
+
+/* ------------------------------------------------------------- the prior */
+
+/* log x by Newton's method on det_exp, for the same reason as det_exp. */
+static double det_log(double x)
+{
+    int e;
+    double mant = frexp(x, &e);
+    double y = e * 6.93147180559945309417e-01 + (mant - 1.0);
+    for (int i = 0; i < 8; i++) {
+        double ey = det_exp(y);
+        y += 2.0 * (x - ey) / (x + ey);
+    }
+    return y;
+}
+
+static double logit_of(double p) { return det_log(p / (1 - p)); }
+
+/* A retry's usual chance by reason, before any data (network-rules.md:
+ * published recovery levels, and retries after technical errors mostly
+ * succeeding). "" is a first attempt: most renewals go through. */
+static const struct {
+    const char *reason;
+    double p;
+} prior_reasons[] = {
+    {"", 0.85},
+    {"insufficient_funds", 0.12},
+    {"withdrawal_limit", 0.15},
+    {"do_not_honor", 0.10},
+    {"generic_decline", 0.11},
+    {"restricted_card", 0.04},
+    {"previously_declined_do_not_retry", 0.06},
+    {"duplicate_transaction", 0.30},
+    {"try_again_later", 0.45},
+    {"issuer_unavailable", 0.50},
+    {"call_issuer", 0.05},
+    {"authentication_required", 0.02},
+    {"expired_card", 0.03},
+    {"invalid_expiry", 0.03},
+    {"incorrect_cvc", 0.04},
+};
+
+/* By class, for reasons not listed above (classes are what an unmapped
+ * decline still has). */
+static const struct {
+    const char *cls;
+    double p;
+} prior_classes[] = {
+    {"later", 0.11}, {"technical", 0.45}, {"fix_data", 0.03}, {"customer_action", 0.04}, {"never", 0.01},
+};
+
+static void prior_add(double *w, uint32_t i, double v) { w[i] += v; }
+
+static void write_prior(double *w)
+{
+    /* Class weights carry unknown reasons; a known reason's weight is its
+     * own log-odds minus its class's, so the sum is the reason's. */
+    double cls_logit[sizeof prior_classes / sizeof prior_classes[0]];
+    for (size_t i = 0; i < sizeof prior_classes / sizeof prior_classes[0]; i++) {
+        cls_logit[i] = logit_of(prior_classes[i].p);
+        prior_add(w, idx(G_CLASS, fnv(prior_classes[i].cls), 0, 0), cls_logit[i]);
+    }
+    for (size_t i = 0; i < sizeof prior_reasons / sizeof prior_reasons[0]; i++) {
+        const char *r = prior_reasons[i].reason;
+        const struct rc_decline_reason *info = NULL;
+        double base = 0;
+        if (*r) {
+            for (size_t j = 0; j < rc_decline_reasons_count; j++)
+                if (strcmp(rc_decline_reasons[j].name, r) == 0)
+                    info = &rc_decline_reasons[j];
+            const char *cname = info ? rc_decline_class_name(info->cls) : "later";
+            for (size_t j = 0; j < sizeof prior_classes / sizeof prior_classes[0]; j++)
+                if (strcmp(prior_classes[j].cls, cname) == 0)
+                    base = cls_logit[j];
+        }
+        prior_add(w, idx(G_REASON, fnv(r), 0, 0), logit_of(prior_reasons[i].p) - base);
+    }
+    /* Issuers decline most between 00:00 and 05:00 local time. */
+    static const double hour_w[24] = {-0.5, -0.55, -0.6, -0.6, -0.5, -0.25, 0.0,  0.1,  0.15, 0.2,  0.2, 0.2,
+                                      0.15, 0.15,  0.15, 0.15, 0.1,  0.1,  0.05, 0.05, 0.0,  0.0, -0.1, -0.2};
+    for (uint64_t h = 0; h < 24; h++)
+        prior_add(w, idx(G_HOUR, h, 0, 0), hour_w[h]);
+    /* Every failed attempt lowers the next one's chance. */
+    static const double att_w[8] = {0, 0, -0.15, -0.3, -0.45, -0.6, -0.8, -1.0};
+    for (uint64_t a = 0; a < 8; a++)
+        prior_add(w, idx(G_ATT, a, 0, 0), att_w[a]);
+    /* Money arrives on pay days: the 1st and the 15th (and the days just
+     * after, as transfers settle), month ends, and Fridays. */
+    uint64_t insf = fnv("insufficient_funds");
+    for (uint64_t d = 1; d <= 31; d++) {
+        double v = (d == 1 || d == 15) ? 0.55 : (d == 2 || d == 16) ? 0.4 : (d == 3 || d == 17) ? 0.15
+                   : d >= 28                                        ? 0.1
+                                                                    : -0.1;
+        prior_add(w, idx(G_REASON_MDAY, insf, d, 0), v);
+    }
+    static const double insf_wday[7] = {-0.1, -0.05, -0.05, 0.0, 0.05, 0.35, 0.1};
+    for (uint64_t d = 0; d < 7; d++)
+        prior_add(w, idx(G_REASON_WDAY, insf, d, 0), insf_wday[d]);
+    for (uint64_t h = 0; h < 5; h++)
+        prior_add(w, idx(G_REASON_HOUR, insf, h, 0), -0.3);
+    /* Funds rarely arrive within hours of the decline. */
+    static const double insf_since[9] = {-1.0, -0.5, -0.15, 0, 0, 0, 0, -0.1, -0.2};
+    for (uint64_t s = 0; s < 9; s++)
+        prior_add(w, idx(G_REASON_SINCE, insf, s, 0), insf_since[s]);
+    /* Velocity limits reset after a day, some at local midnight. */
+    uint64_t wl = fnv("withdrawal_limit");
+    static const double wl_since[9] = {-2.0, -1.6, -1.0, 0.4, 0.3, 0.2, 0.1, 0, -0.2};
+    for (uint64_t s = 0; s < 9; s++)
+        prior_add(w, idx(G_REASON_SINCE, wl, s, 0), wl_since[s]);
+    for (uint64_t h = 0; h < 2; h++)
+        prior_add(w, idx(G_REASON_HOUR, wl, h, 0), 0.6);
+    /* Generic soft declines: a little time helps, the same day rarely. */
+    static const char *const soft[] = {"do_not_honor", "generic_decline"};
+    static const double soft_since[9] = {-0.8, -0.4, -0.1, 0, 0, 0, 0, -0.1, -0.2};
+    for (size_t i = 0; i < 2; i++)
+        for (uint64_t s = 0; s < 9; s++)
+            prior_add(w, idx(G_REASON_SINCE, fnv(soft[i]), s, 0), soft_since[s]);
+    /* Technical errors clear within minutes to hours. */
+    static const char *const tech[] = {"try_again_later", "issuer_unavailable"};
+    static const double tech_since[9] = {0.2, 0.1, 0, -0.1, -0.2, -0.3, -0.3, -0.4, -0.5};
+    for (size_t i = 0; i < 2; i++)
+        for (uint64_t s = 0; s < 9; s++)
+            prior_add(w, idx(G_REASON_SINCE, fnv(tech[i]), s, 0), tech_since[s]);
+}
+
+/* ------------------------------------------------------------- the model */
+
+/* A merchant's deltas: an open-addressing map from feature index to
+ * weight and squared-gradient sum. */
+struct scope {
+    char id[ID_MAX];
+    uint32_t *keys; /* index + 1; 0 is empty */
+    double *w;
+    double *g2;
+    size_t cap, n;
+    int64_t count;
+    int dirty;
+};
+
+struct rc_model {
+    pthread_rwlock_t lock;
+    double *w;  /* global weights */
+    double *g2; /* global squared-gradient sums */
+    int64_t count;
+    int dirty;
+    struct scope **scopes; /* open addressing by merchant id */
+    size_t scap, sn;
+};
+
+static uint32_t slot_hash(uint32_t k) { return (uint32_t)mix(k, 0x51ed27); }
+
+static ssize_t scope_find_slot(const struct scope *s, uint32_t feature)
+{
+    if (!s || !s->cap)
+        return -1;
+    size_t mask = s->cap - 1;
+    for (size_t i = slot_hash(feature) & mask;; i = (i + 1) & mask) {
+        if (s->keys[i] == feature + 1)
+            return (ssize_t)i;
+        if (s->keys[i] == 0)
+            return -1;
+    }
+}
+
+static int scope_grow(struct scope *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 256;
+    uint32_t *k = calloc(ncap, sizeof *k);
+    double *w = calloc(ncap, sizeof *w), *g = calloc(ncap, sizeof *g);
+    if (!k || !w || !g) {
+        free(k);
+        free(w);
+        free(g);
+        return -1;
+    }
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->keys[i])
+            continue;
+        size_t j = slot_hash(s->keys[i] - 1) & (ncap - 1);
+        while (k[j])
+            j = (j + 1) & (ncap - 1);
+        k[j] = s->keys[i];
+        w[j] = s->w[i];
+        g[j] = s->g2[i];
+    }
+    free(s->keys);
+    free(s->w);
+    free(s->g2);
+    s->keys = k;
+    s->w = w;
+    s->g2 = g;
+    s->cap = ncap;
+    return 0;
+}
+
+/* The slot of feature, added when absent; -1 when memory runs out. */
+static ssize_t scope_slot(struct scope *s, uint32_t feature)
+{
+    ssize_t i = scope_find_slot(s, feature);
+    if (i >= 0)
+        return i;
+    if ((s->n + 1) * 2 > s->cap && scope_grow(s) != 0)
+        return -1;
+    size_t mask = s->cap - 1, j = slot_hash(feature) & mask;
+    while (s->keys[j])
+        j = (j + 1) & mask;
+    s->keys[j] = feature + 1;
+    s->w[j] = 0;
+    s->g2[j] = 0;
+    s->n++;
+    return (ssize_t)j;
+}
+
+static void scope_free(struct scope *s)
+{
+    if (!s)
+        return;
+    free(s->keys);
+    free(s->w);
+    free(s->g2);
+    free(s);
+}
+
+static struct scope *merchant_find(const rc_model *m, const char *id)
+{
+    if (!id || !*id || !m->scap)
+        return NULL;
+    size_t mask = m->scap - 1;
+    for (size_t i = fnv(id) & mask;; i = (i + 1) & mask) {
+        if (!m->scopes[i])
+            return NULL;
+        if (strcmp(m->scopes[i]->id, id) == 0)
+            return m->scopes[i];
+    }
+}
+
+static struct scope *merchant_get(rc_model *m, const char *id)
+{
+    struct scope *s = merchant_find(m, id);
+    if (s || !id || !*id)
+        return s;
+    if ((m->sn + 1) * 2 > m->scap) {
+        size_t ncap = m->scap ? m->scap * 2 : 16;
+        struct scope **t = calloc(ncap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < m->scap; i++) {
+            if (!m->scopes[i])
+                continue;
+            size_t j = fnv(m->scopes[i]->id) & (ncap - 1);
+            while (t[j])
+                j = (j + 1) & (ncap - 1);
+            t[j] = m->scopes[i];
+        }
+        free(m->scopes);
+        m->scopes = t;
+        m->scap = ncap;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    str_copy(s->id, sizeof s->id, id);
+    size_t j = fnv(id) & (m->scap - 1);
+    while (m->scopes[j])
+        j = (j + 1) & (m->scap - 1);
+    m->scopes[j] = s;
+    m->sn++;
+    return s;
+}
+
+rc_model *rc_model_new(void)
+{
+    rc_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->w = calloc(NW, sizeof *m->w);
+    m->g2 = calloc(NW, sizeof *m->g2);
+    if (!m->w || !m->g2 || pthread_rwlock_init(&m->lock, NULL) != 0) {
+        free(m->w);
+        free(m->g2);
+        free(m);
+        return NULL;
+    }
+    write_prior(m->w);
+    return m;
+}
+
+void rc_model_free(rc_model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->scap; i++)
+        scope_free(m->scopes[i]);
+    free(m->scopes);
+    free(m->w);
+    free(m->g2);
+    pthread_rwlock_destroy(&m->lock);
+    free(m);
+}
+
+static double weight(const rc_model *m, const struct scope *s, uint32_t i)
+{
+    double v = m->w[i];
+    ssize_t j = scope_find_slot(s, i);
+    if (j >= 0)
+        v += s->w[j];
+    return v;
+}
+
+static double logit_locked(const rc_model *m, const struct scope *s, const uint32_t *ix, size_t n)
+{
+    double z = 0;
+    for (size_t i = 0; i < n; i++)
+        z += weight(m, s, ix[i]);
+    return z;
+}
+
+double rc_model_predict(rc_model *m, const char *merchant_id, const struct rc_model_features *f)
+{
+    uint32_t ix[NFEAT];
+    all_indices(f, ix);
+    pthread_rwlock_rdlock(&m->lock);
+    double z = logit_locked(m, merchant_find(m, merchant_id), ix, NFEAT);
+    pthread_rwlock_unlock(&m->lock);
+    return rc_model_sigmoid(z);
+}
+
+void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
+                     const struct rc_model_when *when, size_t n, double *logits, double *next_attempt_delta)
+{
+    struct keys k;
+    keys_of(f, &k);
+    uint32_t st[NSTATIC], st_next[NSTATIC], dyn[NDYN];
+    static_indices(&k, k.att, st);
+    static_indices(&k, attempts_bucket(f->attempts + 1), st_next);
+    pthread_rwlock_rdlock(&m->lock);
+    const struct scope *s = merchant_find(m, merchant_id);
+    double base = logit_locked(m, s, st, NSTATIC);
+    if (next_attempt_delta)
+        *next_attempt_delta = logit_locked(m, s, st_next, NSTATIC) - base;
+    for (size_t i = 0; i < n; i++) {
+        dynamic_indices(&k, when[i].local_hour, when[i].local_wday, when[i].local_mday,
+                        when[i].since_first_failure_ms, dyn);
+        logits[i] = base + logit_locked(m, s, dyn, NDYN);
+    }
+    pthread_rwlock_unlock(&m->lock);
+}
+
+static void ada_step(double *w, double *g2, double grad, double eta)
+{
+    *g2 += grad * grad;
+    *w -= eta * grad / (ADA_BETA + sqrt(*g2));
+}
+
+void rc_model_learn(rc_model *m, const char *merchant_id, const struct rc_model_features *f, int success)
+{
+    uint32_t ix[NFEAT];
+    all_indices(f, ix);
+    pthread_rwlock_wrlock(&m->lock);
+    struct scope *s = merchant_get(m, merchant_id);
+    double z = logit_locked(m, s, ix, NFEAT);
+    double g = rc_model_sigmoid(z) - (success ? 1.0 : 0.0);
+    for (size_t i = 0; i < NFEAT; i++)
+        ada_step(&m->w[ix[i]], &m->g2[ix[i]], g, ETA_GLOBAL);
+    if (s) {
+        for (size_t i = 0; i < NFEAT; i++) {
+            ssize_t j = scope_slot(s, ix[i]);
+            if (j < 0)
+                break;
+            ada_step(&s->w[j], &s->g2[j], g + MERCHANT_SHRINK * s->w[j], ETA_MERCHANT);
+        }
+        s->count++;
+        s->dirty = 1;
+    }
+    m->count++;
+    m->dirty = 1;
+    pthread_rwlock_unlock(&m->lock);
+}
+
+int64_t rc_model_count(rc_model *m, const char *merchant_id)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    int64_t n = 0;
+    if (!merchant_id) {
+        n = m->count;
+    } else {
+        const struct scope *s = merchant_find(m, merchant_id);
+        n = s ? s->count : 0;
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return n;
+}
+
+/* ----------------------------------------------------------- persistence */
+
+/* Blob: "RCMD", version, scope kind (0 global, 1 merchant), hash bits,
+ * outcomes learned, entry count, entries (feature index, weight, squared
+ * gradients) in index order, then an FNV-1a checksum of all before it.
+ * Integers little-endian, doubles as their IEEE bits: the same state gives
+ * the same bytes on every machine. The global blob holds only what data
+ * changed: the prior is code, rewritten at start. */
+#define BLOB_MAGIC "RCMD"
+#define BLOB_VERSION 1u
+
+static void put_u32(buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    buf_append(b, x, 4);
+}
+
+static void put_u64(buf *b, uint64_t v)
+{
+    put_u32(b, (uint32_t)v);
+    put_u32(b, (uint32_t)(v >> 32));
+}
+
+static void put_f64(buf *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    put_u64(b, v);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+static double get_f64(const unsigned char *p)
+{
+    uint64_t v = get_u64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+static uint64_t bytes_fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+#define HEADER_LEN (4 + 4 + 4 + 4 + 8 + 4)
+#define ENTRY_LEN (4 + 8 + 8)
+
+int rc_model_save(rc_model *m, const char *merchant_id, buf *out)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t start = out->len;
+    const struct scope *s = merchant_id ? merchant_find(m, merchant_id) : NULL;
+    buf_append(out, BLOB_MAGIC, 4);
+    put_u32(out, BLOB_VERSION);
+    put_u32(out, merchant_id ? 1u : 0u);
+    put_u32(out, NBITS);
+    put_u64(out, (uint64_t)(merchant_id ? (s ? s->count : 0) : m->count));
+    uint32_t n = 0;
+    if (!merchant_id) {
+        for (uint32_t i = 0; i < NW; i++)
+            n += m->g2[i] != 0;
+        put_u32(out, n);
+        for (uint32_t i = 0; i < NW; i++)
+            if (m->g2[i] != 0) {
+                put_u32(out, i);
+                put_f64(out, m->w[i]);
+                put_f64(out, m->g2[i]);
+            }
+    } else {
+        n = s ? (uint32_t)s->n : 0;
+        put_u32(out, n);
+        /* Index order, not slot order: the bytes must not depend on how
+         * the map happened to grow. */
+        for (uint32_t i = 0; s && i < NW; i++) {
+            ssize_t j = scope_find_slot(s, i);
+            if (j < 0)
+                continue;
+            put_u32(out, i);
+            put_f64(out, s->w[j]);
+            put_f64(out, s->g2[j]);
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    if (out->oom)
+        return -1;
+    put_u64(out, bytes_fnv((const unsigned char *)out->data + start, out->len - start));
+    return out->oom ? -1 : 0;
+}
+
+int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t len)
+{
+    const unsigned char *p = blob;
+    if (!p || len < HEADER_LEN + 8 || memcmp(p, BLOB_MAGIC, 4) != 0 || get_u32(p + 4) != BLOB_VERSION ||
+        get_u32(p + 8) != (merchant_id ? 1u : 0u) || get_u32(p + 12) != NBITS)
+        return -1;
+    uint64_t count = get_u64(p + 16);
+    uint32_t n = get_u32(p + 24);
+    if (n > NW || len != HEADER_LEN + (size_t)n * ENTRY_LEN + 8 ||
+        bytes_fnv(p, len - 8) != get_u64(p + len - 8))
+        return -1;
+    const unsigned char *e = p + HEADER_LEN;
+    for (uint32_t i = 0; i < n; i++)
+        if (get_u32(e + (size_t)i * ENTRY_LEN) >= NW)
+            return -1;
+
+    pthread_rwlock_wrlock(&m->lock);
+    int rc = 0;
+    if (!merchant_id) {
+        memset(m->w, 0, NW * sizeof *m->w);
+        memset(m->g2, 0, NW * sizeof *m->g2);
+        write_prior(m->w);
+        for (uint32_t i = 0; i < n; i++, e += ENTRY_LEN) {
+            uint32_t k = get_u32(e);
+            m->w[k] = get_f64(e + 4);
+            m->g2[k] = get_f64(e + 12);
+        }
+        m->count = (int64_t)count;
+    } else {
+        struct scope *s = merchant_get(m, merchant_id);
+        if (!s) {
+            rc = -1;
+        } else {
+            free(s->keys);
+            free(s->w);
+            free(s->g2);
+            s->keys = NULL;
+            s->w = s->g2 = NULL;
+            s->cap = s->n = 0;
+            for (uint32_t i = 0; i < n && rc == 0; i++, e += ENTRY_LEN) {
+                ssize_t j = scope_slot(s, get_u32(e));
+                if (j < 0) {
+                    rc = -1;
+                    break;
+                }
+                s->w[j] = get_f64(e + 4);
+                s->g2[j] = get_f64(e + 12);
+            }
+            s->count = (int64_t)count;
+            s->dirty = 0;
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+size_t rc_model_dirty_scopes(rc_model *m, char (*out)[ID_MAX], size_t max, int *global_dirty)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t k = 0;
+    for (size_t i = 0; i < m->scap && k < max; i++)
+        if (m->scopes[i] && m->scopes[i]->dirty)
+            str_copy(out[k++], ID_MAX, m->scopes[i]->id);
+    if (global_dirty)
+        *global_dirty = m->dirty;
+    pthread_rwlock_unlock(&m->lock);
+    return k;
+}
+
+void rc_model_mark_saved(rc_model *m)
+{
+    pthread_rwlock_wrlock(&m->lock);
+    for (size_t i = 0; i < m->scap; i++)
+        if (m->scopes[i])
+            m->scopes[i]->dirty = 0;
+    m->dirty = 0;
+    pthread_rwlock_unlock(&m->lock);
+}
+
+/* ----------------------------------------------------- features of txns */
+
+int rc_model_zone(const struct rc_txn *shape, const char *postal_code, const char *merchant_tz)
+{
+    const char *zone = shape ? rc_zone_for(shape->issuer_country, postal_code) : NULL;
+    int i = zone ? rc_zone_index(zone) : -1;
+    if (i < 0 && merchant_tz && *merchant_tz)
+        i = rc_zone_index(merchant_tz);
+    return i;
+}
+
+void rc_model_features_at(struct rc_model_features *f, const char *reason, const char *decline_class, int attempts,
+                          int64_t first_failure_at, const struct rc_txn *shape, int zone_idx, int64_t at_ms)
+{
+    memset(f, 0, sizeof *f);
+    f->reason = reason ? reason : "";
+    f->decline_class = decline_class ? decline_class : "";
+    f->scheme = shape ? shape->scheme : "";
+    f->funding_source = shape ? shape->funding_source : "";
+    f->issuer_country = shape ? shape->issuer_country : "";
+    f->acquirer_country = shape ? shape->acquirer_country : "";
+    f->currency = shape ? shape->currency : "";
+    f->amount_minor = shape ? shape->amount : 0;
+    f->attempts = attempts;
+    f->since_first_failure_ms = first_failure_at > 0 && at_ms > first_failure_at ? at_ms - first_failure_at : 0;
+    struct rc_local lt;
+    rc_local_time_idx(at_ms, zone_idx, &lt);
+    f->local_hour = lt.hour;
+    f->local_wday = lt.wday;
+    f->local_mday = lt.mday;
+}
+
+void rc_model_features_for(struct rc_model_features *f, const struct rc_txn *earlier, size_t nearlier,
+                           const struct rc_txn *shape, const char *postal_code, const char *merchant_tz,
+                           int64_t at_ms)
+{
+    /* The failures since the invoice's latest success (a success ends a
+     * run of failures: what came before it does not weigh on this one). */
+    size_t from = 0;
+    for (size_t i = nearlier; i-- > 0;)
+        if (earlier[i].success) {
+            from = i + 1;
+            break;
+        }
+    int attempts = 0;
+    int64_t first = 0;
+    for (size_t i = from; i < nearlier; i++) {
+        if (!attempts)
+            first = earlier[i].psp_created_at;
+        attempts++;
+    }
+    const char *reason = "", *cls = "";
+    struct rc_decline d;
+    if (attempts) {
+        rc_decline_of_txn(&earlier[nearlier - 1], &d);
+        reason = d.reason;
+        cls = rc_decline_class_name(d.cls);
+    }
+    rc_model_features_at(f, reason, cls, attempts, first, shape, rc_model_zone(shape, postal_code, merchant_tz),
+                         at_ms);
+}
