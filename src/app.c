@@ -18,6 +18,7 @@
 #include "disputes/disputes.h"
 #include "gateway/gateway.h"
 #include "recover/recover.h"
+#include "recover/webhooks.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -114,6 +115,12 @@ static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
     GET_INT("disputes_ce3_min_days", 1, 3650, app->disputes.ce3_min_days);
     GET_INT("disputes_ce3_max_days", 1, 3650, app->disputes.ce3_max_days);
     GET_INT("disputes_ce3_min_prior", 1, 100, app->disputes.ce3_min_prior);
+    GET_INT("webhook_retry_interval", 1, 365LL * 86400, app->webhooks.retry_interval_s);
+    GET_INT("webhook_retry_for", 0, 365LL * 86400, app->webhooks.retry_for_s);
+    GET_INT("webhook_expiry", 1, 365LL * 86400, app->webhooks.expiry_s);
+    GET_INT("webhook_connect_timeout_ms", 10, 60000, app->webhooks.connect_timeout_ms);
+    GET_INT("webhook_timeout_ms", 10, 300000, app->webhooks.timeout_ms);
+    GET_INT("webhook_concurrency", 1, 4096, app->webhooks.concurrency);
     if (app->disputes.ce3_min_days > app->disputes.ce3_max_days) {
         snprintf(err, errsz, "setting disputes_ce3_min_days must not exceed disputes_ce3_max_days");
         return -1;
@@ -500,7 +507,9 @@ int app_start(struct app *app, char *err, size_t errsz)
     app->mounts.admin[0] = (struct http_mount){"", admin_routes, admin_routes_count, &admin_family};
     app->mounts.admin[1] = (struct http_mount){"", recover_admin_routes, recover_admin_routes_count, &admin_family};
     /* Recover's admin routes need its storage, which a backend may lack. */
-    size_t nadmin = app->store->recover ? 2 : 1;
+    app->mounts.admin[2] = (struct http_mount){"", recover_webhook_admin_routes, recover_webhook_admin_routes_count,
+                                               &admin_family};
+    size_t nadmin = app->store->recover ? 3 : 1;
     if (start_listener(app, "admin", admin, "admin_port", app->mounts.admin, nadmin, err, errsz) != 0)
         return -1;
     int sandbox = 0;
@@ -517,6 +526,10 @@ int app_start(struct app *app, char *err, size_t errsz)
         app->worker_started = 1;
         if (app->serve_recover && recover_worker_start(app) != 0) {
             snprintf(err, errsz, "cannot start the Recover inbox worker");
+            return -1;
+        }
+        if (app->serve_recover && webhook_dispatcher_start(app) != 0) {
+            snprintf(err, errsz, "cannot start the Recover webhook dispatcher");
             return -1;
         }
     }
@@ -558,6 +571,8 @@ void app_stop(struct app *app)
     /* Events acknowledged but not yet applied stay in the inbox, durable,
      * and are applied after the next start. */
     recover_worker_stop(app);
+    /* Deliveries in flight are released and sent again after the next start. */
+    webhook_dispatcher_stop(app);
 }
 
 void app_close(struct app *app)

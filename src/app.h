@@ -17,6 +17,7 @@
 
 struct store;
 struct http_listener;
+struct webhook_dispatcher;
 
 struct http_limits {
     size_t max_body_bytes;
@@ -70,10 +71,16 @@ struct app {
     struct http_listener *listeners[4];
     int nlisteners;
     struct {
-        struct http_mount payments[1], refunds[1], api[4], admin[2];
+        struct http_mount payments[1], refunds[1], api[4], admin[3];
     } mounts;
 
     struct recover_worker *recover_worker;
+    /* Recover's webhook delivery: settings (seconds unless named _ms) and
+     * the dispatcher thread. */
+    struct {
+        int64_t retry_interval_s, retry_for_s, expiry_s, connect_timeout_ms, timeout_ms, concurrency;
+    } webhooks;
+    struct webhook_dispatcher *webhook_dispatcher;
 
     pthread_t worker_thread;
     int worker_started;

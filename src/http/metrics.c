@@ -21,6 +21,10 @@ static const char *const counter_names[] = {
     "recoup_gateway_payments_settled_total",
     "recoup_idempotent_replays_total",
     "recoup_recover_unknown_declines_total",
+    "recoup_recover_webhooks_delivered_total",
+    "recoup_recover_webhooks_failed_total",
+    "recoup_recover_webhooks_redeliveries_total",
+    "recoup_recover_webhooks_redeliver_requests_total",
 };
 #define NCOUNTERS (sizeof counter_names / sizeof counter_names[0])
 static atomic_llong counters[NCOUNTERS];
