@@ -14,10 +14,12 @@
 #include "auth/api_keys.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "core/ttl_cache.h"
 #include "disputes/disputes.h"
 #include "gateway/gateway.h"
 #include "recover/recover.h"
+#include "recover/retries.h"
 #include "recover/webhooks.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -115,6 +117,12 @@ static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
     GET_INT("disputes_ce3_min_days", 1, 3650, app->disputes.ce3_min_days);
     GET_INT("disputes_ce3_max_days", 1, 3650, app->disputes.ce3_max_days);
     GET_INT("disputes_ce3_min_prior", 1, 100, app->disputes.ce3_min_prior);
+    GET_INT("retry_workers", 1, 256, app->retry.workers);
+    GET_INT("retry_lease", 10, 86400, app->retry.lease_s);
+    GET_INT("retry_postpone", 1, 7 * 86400, app->retry.postpone_s);
+    GET_INT("merchant_connect_timeout_ms", 10, 60000, app->retry.merchant_connect_timeout_ms);
+    GET_INT("merchant_timeout_ms", 10, 300000, app->retry.merchant_timeout_ms);
+    GET_INT("psp_timeout_ms", 10, 300000, app->retry.psp_timeout_ms);
     GET_INT("webhook_retry_interval", 1, 365LL * 86400, app->webhooks.retry_interval_s);
     GET_INT("webhook_retry_for", 0, 365LL * 86400, app->webhooks.retry_for_s);
     GET_INT("webhook_expiry", 1, 365LL * 86400, app->webhooks.expiry_s);
@@ -151,7 +159,15 @@ static int read_settings(struct app *app, config *cfg, char *err, size_t errsz)
     if (strcmp(clk, "real") == 0) {
         app->clock = clock_new_real();
     } else if (strcmp(clk, "virtual") == 0) {
-        app->clock = clock_new_virtual(0);
+        /* A virtual clock may start in the past, so that recorded data
+         * (test fixtures, a replayed month) is still inside its windows. */
+        const char *start = config_get(cfg, "clock_start");
+        int64_t start_ms = 0;
+        if (start && *start && time_parse_iso8601_strict(start, &start_ms) != 0) {
+            snprintf(err, errsz, "setting clock_start must be an ISO-8601 time such as 2026-03-01T00:00:00Z");
+            return -1;
+        }
+        app->clock = clock_new_virtual(start_ms);
     } else {
         snprintf(err, errsz, "setting clock must be real or virtual");
         return -1;
@@ -517,15 +533,22 @@ int app_start(struct app *app, char *err, size_t errsz)
         return -1;
     if (sandbox && bootstrap_sandbox(app, err, errsz) != 0)
         return -1;
-    write_listeners_file(app);
     if (app->run_workers) {
         if (pthread_create(&app->worker_thread, NULL, worker_main, app) != 0) {
             snprintf(err, errsz, "cannot start the worker thread");
             return -1;
         }
         app->worker_started = 1;
+        if (app->serve_recover && recover_model_open(app) != 0) {
+            snprintf(err, errsz, "cannot load Recover's retry model");
+            return -1;
+        }
         if (app->serve_recover && recover_worker_start(app) != 0) {
             snprintf(err, errsz, "cannot start the Recover inbox worker");
+            return -1;
+        }
+        if (app->serve_recover && rc_executor_start(app) != 0) {
+            snprintf(err, errsz, "cannot start the Recover retry executor");
             return -1;
         }
         if (app->serve_recover && webhook_dispatcher_start(app) != 0) {
@@ -534,6 +557,9 @@ int app_start(struct app *app, char *err, size_t errsz)
         }
     }
     atomic_store(&app->ready, 1);
+    /* Written last: whoever waits for this file (scripts, tests) finds the
+     * node ready, workers included. */
+    write_listeners_file(app);
     return 0;
 }
 
@@ -570,7 +596,9 @@ void app_stop(struct app *app)
     }
     /* Events acknowledged but not yet applied stay in the inbox, durable,
      * and are applied after the next start. */
+    rc_executor_stop(app);
     recover_worker_stop(app);
+    recover_model_close(app);
     /* Deliveries in flight are released and sent again after the next start. */
     webhook_dispatcher_stop(app);
 }

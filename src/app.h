@@ -17,6 +17,8 @@
 
 struct store;
 struct http_listener;
+struct rc_model;
+struct rc_executor;
 struct webhook_dispatcher;
 
 struct http_limits {
@@ -81,6 +83,13 @@ struct app {
         int64_t retry_interval_s, retry_for_s, expiry_s, connect_timeout_ms, timeout_ms, concurrency;
     } webhooks;
     struct webhook_dispatcher *webhook_dispatcher;
+    /* Recover's retries: settings, the learned model, the executor. */
+    struct {
+        int64_t workers, lease_s, postpone_s;
+        int64_t merchant_connect_timeout_ms, merchant_timeout_ms, psp_timeout_ms;
+    } retry;
+    struct rc_model *model;
+    struct rc_executor *executor;
 
     pthread_t worker_thread;
     int worker_started;

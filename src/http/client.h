@@ -20,4 +20,13 @@ int http_client_request(const char *method, const char *url, const char *const *
                         long timeout_ms, struct http_client_response *out);
 void http_client_response_free(struct http_client_response *r);
 
+/* One thread's reusable client: connections stay open between calls to the
+ * same host (keep-alive), which matters when a worker calls the same
+ * merchant and PSP thousands of times. Not shared between threads. */
+typedef struct http_conn http_conn;
+http_conn *http_conn_new(void);
+void http_conn_free(http_conn *c);
+int http_conn_request(http_conn *c, const char *method, const char *url, const char *const *headers,
+                      const char *body, long connect_timeout_ms, long timeout_ms, struct http_client_response *out);
+
 #endif

@@ -33,6 +33,70 @@ static cJSON *txn_json(const struct rc_txn *t)
     return o;
 }
 
+static cJSON *decision_json(const struct rc_decision_row *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", (double)d->seq);
+    cJSON_AddItemToObject(o, "decided_at", json_time(1, d->decided_at));
+    cJSON_AddStringToObject(o, "action", d->action);
+    cJSON_AddStringToObject(o, "reason", d->reason);
+    cJSON_AddStringToObject(o, "decline_class", d->decline_class);
+    cJSON_AddItemToObject(o, "planned_at", json_time(d->planned_at != 0, d->planned_at));
+    if (strcmp(d->action, "retry") == 0)
+        cJSON_AddNumberToObject(o, "predicted_success", (double)(int64_t)(d->predicted_success * 10000 + 0.5) / 10000);
+    else
+        cJSON_AddNullToObject(o, "predicted_success");
+    cJSON_AddItemToObject(o, "limited_by", json_str_or_null(d->limited_by));
+    cJSON_AddItemToObject(o, "payment_method_id", json_str_or_null(d->payment_method_id));
+    cJSON_AddStringToObject(o, "explanation", d->explanation);
+    cJSON *alts = d->alternatives ? cJSON_Parse(d->alternatives) : NULL;
+    cJSON_AddItemToObject(o, "alternatives", alts ? alts : cJSON_CreateArray());
+    return o;
+}
+
+static cJSON *retry_json(const struct rc_retry *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "attempt_id", r->attempt_id);
+    cJSON_AddNumberToObject(o, "attempt_no", (double)r->attempt_no);
+    cJSON_AddItemToObject(o, "due_at", json_time(1, r->due_at));
+    cJSON_AddStringToObject(o, "state", r->state);
+    cJSON_AddItemToObject(o, "payment_method_id", json_str_or_null(r->payment_method_id));
+    cJSON_AddNumberToObject(o, "postponements", (double)r->postponements);
+    cJSON_AddItemToObject(o, "last_error", json_str_or_null(r->last_error));
+    cJSON_AddItemToObject(o, "updated_at", json_time(1, r->updated_at));
+    return o;
+}
+
+/* The planner's decisions and Recover's attempts: why the invoice waits,
+ * and for what. */
+static int add_plan(struct app *app, cJSON *o, const struct rc_invoice *inv)
+{
+    const struct store_recover_ops *ops = app->store->recover;
+    cJSON_AddItemToObject(o, "next_retry_at", json_time(inv->next_retry_at != 0, inv->next_retry_at));
+    cJSON_AddNumberToObject(o, "recover_attempts", (double)inv->recover_attempts);
+    struct rc_decision_row *ds = NULL;
+    struct rc_retry *rs = NULL;
+    size_t nd = 0, nr = 0;
+    if (!ops->decisions_list || !ops->retries_list)
+        return 0;
+    if (ops->decisions_list(app->store, inv->merchant_id, inv->env, inv->invoice_id, &ds, &nd) != STORE_OK ||
+        ops->retries_list(app->store, inv->merchant_id, inv->env, inv->invoice_id, &rs, &nr) != STORE_OK) {
+        rc_decisions_free(ds, nd);
+        free(rs);
+        return -1;
+    }
+    cJSON *arr = cJSON_AddArrayToObject(o, "decisions");
+    for (size_t i = 0; i < nd; i++)
+        cJSON_AddItemToArray(arr, decision_json(&ds[i]));
+    arr = cJSON_AddArrayToObject(o, "retries");
+    for (size_t i = 0; i < nr; i++)
+        cJSON_AddItemToArray(arr, retry_json(&rs[i]));
+    rc_decisions_free(ds, nd);
+    free(rs);
+    return 0;
+}
+
 void recover_invoice_answer(struct app *app, const char *merchant_id, const char *env, const char *invoice_id,
                             http_resp *resp)
 {
@@ -68,6 +132,14 @@ void recover_invoice_answer(struct app *app, const char *merchant_id, const char
     cJSON *arr = cJSON_AddArrayToObject(o, "transactions");
     for (size_t i = 0; i < ntxns; i++)
         cJSON_AddItemToArray(arr, txn_json(&txns[i]));
+    if (add_plan(app, o, &inv) != 0) {
+        cJSON_Delete(o);
+        free(inv.custom);
+        rc_txns_free(txns, ntxns);
+        free(events);
+        resp_message(resp, 500, "Internal server error", NULL);
+        return;
+    }
     cJSON *hist = cJSON_AddArrayToObject(o, "history");
     for (size_t i = 0; i < nevents; i++) {
         cJSON *h = cJSON_CreateObject();

@@ -13,9 +13,13 @@
 #include "core/log.h"
 #include "recover/invoice_state.h"
 #include "recover/recover.h"
+#include "recover/retries.h"
 #include "recover/validate.h"
 
 #define BATCH 128
+/* The model is saved this often (and at stop); a crash loses at most this
+ * much learning, which later outcomes make up for. */
+#define MODEL_SAVE_INTERVAL_S 30
 
 struct recover_worker {
     pthread_t thread;
@@ -23,6 +27,7 @@ struct recover_worker {
     pthread_cond_t cv;
     int stop;
     int kicked;
+    time_t last_model_save;
 };
 
 int recover_process_pending(struct app *app, int max)
@@ -86,6 +91,9 @@ int recover_process_pending(struct app *app, int max)
         for (size_t i = 0; i < nitems; i++) {
             if (items[i].rc == STORE_OK) {
                 applied++;
+                if (items[i].payment)
+                    recover_learn_event(app, items[i].payment);
+
             } else if (items[i].rc == STORE_ERROR) {
                 failed = 1; /* the rest waits for the next round */
             } else {
@@ -123,13 +131,31 @@ static void *worker_main(void *arg)
         w->kicked = 0;
         pthread_mutex_unlock(&w->mu);
 
-        int n;
-        while ((n = recover_process_pending(app, BATCH)) == BATCH) {
+        int n, planned = 0;
+        do {
+            n = recover_process_pending(app, BATCH);
+            /* Plan what the batch marked before taking the next one, so
+             * that a long backlog does not hold decisions back. */
+            while ((planned = recover_plan_pending(app, BATCH)) == BATCH) {
+                pthread_mutex_lock(&w->mu);
+                int stop = w->stop;
+                pthread_mutex_unlock(&w->mu);
+                if (stop)
+                    break;
+            }
             pthread_mutex_lock(&w->mu);
             int stop = w->stop;
             pthread_mutex_unlock(&w->mu);
             if (stop)
                 break;
+        } while (n == BATCH);
+        if (n < 0 || planned < 0)
+            n = -1;
+        struct timespec mono;
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        if (mono.tv_sec - w->last_model_save >= MODEL_SAVE_INTERVAL_S) {
+            recover_model_save(app);
+            w->last_model_save = mono.tv_sec;
         }
         pthread_mutex_lock(&w->mu);
         if (!w->kicked && !w->stop) {

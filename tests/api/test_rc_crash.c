@@ -76,7 +76,7 @@ static void *writer_main(void *arg)
 static void killed_after_the_last_acknowledgement(void **state)
 {
     (void)state;
-    server_start(&srv, NULL);
+    server_start(&srv, RC_FIXTURE_CLOCK);
     rc_read_keys(&srv, &keys);
     struct writer ws[WRITERS];
     pthread_t th[WRITERS];
@@ -97,7 +97,7 @@ static void killed_after_the_last_acknowledgement(void **state)
     }
     assert_int_equal(total, 200);
 
-    server_restart(&srv, NULL);
+    server_restart(&srv, RC_FIXTURE_CLOCK);
     for (int w = 0; w < WRITERS; w++)
         for (int inv = 0; inv < INVOICES_PER_WRITER; inv++) {
             char id[48];

@@ -14,7 +14,7 @@ static const char unsupported[] =
 static int group_setup(void **state)
 {
     (void)state;
-    server_start(&srv, NULL);
+    server_start(&srv, RC_FIXTURE_CLOCK);
     rc_read_keys(&srv, &keys);
     return 0;
 }

@@ -12,7 +12,7 @@ static void events_after_a_lost_inbox_are_applied(void **state)
 {
     (void)state;
     rserver s;
-    server_start(&s, NULL);
+    server_start(&s, RC_FIXTURE_CLOCK);
     struct rc_keys k;
     rc_read_keys(&s, &k);
     char inv[32], txn[32];
@@ -34,7 +34,7 @@ static void events_after_a_lost_inbox_are_applied(void **state)
         snprintf(path, sizeof path, "%s/recoup.db-inbox%s", s.dir, suffixes[i]);
         unlink(path);
     }
-    server_restart(&s, NULL);
+    server_restart(&s, RC_FIXTURE_CLOCK);
     for (int i = 0; i < 3; i++) {
         snprintf(inv, sizeof inv, "inv-after-%d", i);
         snprintf(txn, sizeof txn, "txn-after-%d", i);

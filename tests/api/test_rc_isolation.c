@@ -11,7 +11,7 @@ static char other_key[200];
 static int group_setup(void **state)
 {
     (void)state;
-    server_start(&srv, NULL);
+    server_start(&srv, RC_FIXTURE_CLOCK);
     rc_read_keys(&srv, &keys);
     return 0;
 }

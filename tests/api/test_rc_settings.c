@@ -90,9 +90,18 @@ static void partial_updates(void **state)
     CHECK(r, jstr(r->json, "webhook_signing_secret") == NULL);
     hres_free(r);
 
+    /* The platform integration needs the URL Recover asks to charge at. */
+    r = put("{\"integration\":\"platform\"}");
+    CHECK_STATUS(r, 400);
+    CHECK(r, has_error_field(r->json, "integration"));
+    hres_free(r);
     r = put("{\"retry_status_url\":\"https://merchant.example/recover\",\"retry_results_url\":"
-            "\"https://merchant.example/webhooks/retry-results\",\"integration\":\"platform\"}");
+            "\"https://merchant.example/webhooks/retry-results\",\"integration\":\"platform\","
+            "\"platform_retry_url\":\"https://merchant.example/charge\",\"psp_url\":\"http://127.0.0.1:1111\","
+            "\"psp_api_key\":\"rk_sandbox_x_y\"}");
     CHECK_STATUS(r, 200);
+    CHECK(r, cJSON_IsTrue(jobj(r->json, "psp_api_key_set")));
+    CHECK(r, jstr(r->json, "psp_api_key") == NULL); /* sealed, never shown */
     hres_free(r);
     r = put("{\"end_of_dunning_url\":\"http://127.0.0.1:9/eod\",\"end_of_dunning_enabled\":true}");
     CHECK_STATUS(r, 200);
@@ -108,6 +117,8 @@ static void partial_updates(void **state)
     CHECK(r, strcmp(js(r->json, "retry_results_url"), "https://merchant.example/webhooks/retry-results") == 0);
     CHECK(r, strcmp(js(r->json, "end_of_dunning_url"), "http://127.0.0.1:9/eod") == 0);
     CHECK(r, cJSON_IsTrue(jobj(r->json, "end_of_dunning_enabled")));
+    CHECK(r, strcmp(js(r->json, "platform_retry_url"), "https://merchant.example/charge") == 0);
+    CHECK(r, strcmp(js(r->json, "psp_url"), "http://127.0.0.1:1111") == 0);
     hres_free(r);
 
     /* Limits are inclusive; null and "" clear a URL. */

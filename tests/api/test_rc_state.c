@@ -10,7 +10,7 @@ static struct rc_keys keys;
 static int group_setup(void **state)
 {
     (void)state;
-    server_start(&srv, NULL);
+    server_start(&srv, RC_FIXTURE_CLOCK);
     rc_read_keys(&srv, &keys);
     return 0;
 }

@@ -1,0 +1,332 @@
+/* From an invoice marked as needing the planner to a stored decision.
+ *
+ * The mark (plan_needed) is set by the same transaction that records a new
+ * outcome, and cleared by the one that stores the decision, so a crash in
+ * between only means planning again. Planning twice is harmless: the
+ * planner is deterministic and the write is refused when the invoice
+ * changed since it was read (it is then planned from the newer state). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "recover/invoice_state.h"
+#include "recover/model.h"
+#include "recover/planner.h"
+#include "recover/recover.h"
+#include "recover/retries.h"
+#include "recover/webhooks.h"
+
+/* The longest window any card-network cap counts over (30 days), and a day
+ * more so that an attempt at its edge is not missed. */
+#define CARD_HISTORY_MS (31LL * 86400 * 1000)
+
+void rc_attempt_id(const char *merchant_id, const char *env, const char *invoice_id, int64_t attempt_no,
+                   char out[33])
+{
+    char text[ID_MAX + RC_ENV_MAX + RC_ID_MAX + 48];
+    int n = snprintf(text, sizeof text, "attempt\n%s\n%s\n%s\n%lld", merchant_id, env, invoice_id,
+                     (long long)attempt_no);
+    char hex[65];
+    crypto_sha256_hex(text, (size_t)n, hex);
+    memcpy(out, hex, 32);
+    out[32] = '\0';
+}
+
+static int is_new_since(const struct rc_txn *t, int64_t since) { return t->psp_created_at > since; }
+
+/* Outcomes recorded since the previous decision teach the model, each with
+ * what was known before it. An outcome reported late, with a time before the
+ * previous decision, is not learned: rare, and learning it twice would be
+ * worse than once too few. */
+static void learn_invoice(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                          const struct rc_txn *txns, size_t n, int64_t since)
+{
+    if (!app->model)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_new_since(&txns[i], since))
+            continue;
+        struct rc_model_features f;
+        rc_model_features_for(&f, txns, i, &txns[i], "", st->timezone, txns[i].psp_created_at);
+        rc_model_learn(app->model, inv->merchant_id, &f, txns[i].success);
+    }
+}
+
+void recover_learn_event(struct app *app, const struct rc_payment_event *ev)
+{
+    if (!app->model)
+        return;
+    for (size_t i = 0; i < ev->ntxns; i++)
+        if (!ev->txns[i].success || strcmp(ev->txns[i].origin, "recover") == 0)
+            return; /* dunning: learned when planned, with the invoice's history */
+    for (size_t i = 0; i < ev->ntxns; i++) {
+        if (!ev->txns[i].is_new)
+            continue; /* a repeat of an event already learned */
+        struct rc_model_features f;
+        rc_model_features_for(&f, NULL, 0, &ev->txns[i], ev->customer.postal_code, "UTC", ev->txns[i].psp_created_at);
+        rc_model_learn(app->model, ev->merchant_id, &f, 1);
+    }
+}
+
+static void decision_row(struct rc_decision_row *row, const struct rc_invoice *inv, const struct rc_decision *d)
+{
+    memset(row, 0, sizeof *row);
+    str_copy(row->merchant_id, sizeof row->merchant_id, inv->merchant_id);
+    str_copy(row->env, sizeof row->env, inv->env);
+    str_copy(row->invoice_id, sizeof row->invoice_id, inv->invoice_id);
+    row->decided_at = d->decided_at;
+    str_copy(row->action, sizeof row->action, d->action);
+    str_copy(row->reason, sizeof row->reason, d->reason);
+    str_copy(row->decline_class, sizeof row->decline_class, d->decline_class);
+    row->planned_at = d->planned_at;
+    row->predicted_success = d->predicted_success;
+    str_copy(row->limited_by, sizeof row->limited_by, d->limited_by);
+    str_copy(row->payment_method_id, sizeof row->payment_method_id, d->payment_method_id);
+    str_copy(row->explanation, sizeof row->explanation, d->explanation);
+    row->alternatives = rc_plan_alts_json(d);
+}
+
+/* A closed invoice needs no plan, only its planned retry cancelled; the
+ * decision says why dunning is over. */
+static void closed_decision(const struct rc_invoice *inv, int64_t now, struct rc_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    str_copy(d->action, sizeof d->action, RC_ACTION_STOP);
+    str_copy(d->reason, sizeof d->reason, inv->state);
+    str_copy(d->limited_by, sizeof d->limited_by, "invoice_closed");
+    d->decided_at = now;
+    snprintf(d->explanation, sizeof d->explanation, "dunning is over: the invoice is %s%s%s", inv->state,
+             inv->state_reason[0] ? " (" : "", inv->state_reason[0] ? inv->state_reason : "");
+    if (inv->state_reason[0])
+        str_copy(d->explanation + strlen(d->explanation), sizeof d->explanation - strlen(d->explanation), ")");
+}
+
+static const struct rc_txn *latest_failure(const struct rc_txn *txns, size_t n)
+{
+    for (size_t i = n; i-- > 0;)
+        if (!txns[i].success)
+            return &txns[i];
+    return NULL;
+}
+
+/* Plans one invoice: 1 planned, 0 skipped (changed meanwhile), -1 store failure. */
+static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
+{
+    const struct store_recover_ops *ops = app->store->recover;
+    int64_t now = clock_now_ms(app->clock);
+    struct rc_settings st;
+    struct rc_invoice inv;
+    struct rc_txn *txns = NULL, *card = NULL;
+    struct rc_invoice_event *events = NULL;
+    struct rc_decision_row *prev = NULL;
+    size_t ntxns = 0, nevents = 0, ncard = 0, nprev = 0;
+    int result = -1;
+    memset(&inv, 0, sizeof inv);
+    if (recover_settings_load(app, ref->merchant_id, &st) != STORE_OK)
+        return -1;
+    enum store_rc rc = ops->invoice_get(app->store, ref->merchant_id, ref->env, ref->invoice_id, &inv, &txns, &ntxns,
+                                        &events, &nevents);
+    if (rc != STORE_OK)
+        return rc == STORE_NOT_FOUND ? 0 : -1;
+    if (ops->decisions_list(app->store, ref->merchant_id, ref->env, ref->invoice_id, &prev, &nprev) != STORE_OK)
+        goto out;
+    learn_invoice(app, &st, &inv, txns, ntxns, nprev ? prev[nprev - 1].decided_at : INT64_MIN);
+
+    struct rc_decision d;
+    struct rc_plan_write w;
+    memset(&w, 0, sizeof w);
+    struct rc_webhook hook;
+    memset(&hook, 0, sizeof hook);
+    const struct rc_txn *failed = latest_failure(txns, ntxns);
+    if (!rc_state_is_open(inv.state) || !failed) {
+        closed_decision(&inv, now, &d);
+    } else {
+        struct rc_plan_input in = {
+            .merchant_id = inv.merchant_id,
+            .dunning_days = st.dunning_days,
+            .max_retries = st.max_retries,
+            .merchant_tz = st.timezone,
+            .invoice = &inv,
+            .txns = txns,
+            .ntxns = ntxns,
+            .payment_method_id = failed->payment_method_id,
+            .postal_code = "",
+            .recover_attempts = inv.recover_attempts,
+            .now = now,
+            .rules = &app->network_rules,
+            .model = app->model,
+        };
+        char pm[RC_ID_MAX];
+        int64_t pm_at = 0;
+        rc = ops->pm_update_after(app->store, inv.merchant_id, inv.env, inv.customer_id, failed->psp_created_at, pm,
+                                  &pm_at);
+        if (rc == STORE_OK) {
+            in.has_pm_update = 1;
+            in.pm_updated_at = pm_at;
+            in.payment_method_id = pm;
+        } else if (rc != STORE_NOT_FOUND) {
+            goto out;
+        }
+        if (ops->card_txns(app->store, inv.merchant_id, inv.env, in.payment_method_id, now - CARD_HISTORY_MS, &card,
+                           &ncard) != STORE_OK)
+            goto out;
+        in.card_txns = card;
+        in.ncard_txns = ncard;
+        rc_plan(&in, &d);
+        d.decided_at = now;
+        if (!d.payment_method_id[0])
+            str_copy(d.payment_method_id, sizeof d.payment_method_id, in.payment_method_id);
+    }
+    decision_row(&w.decision, &inv, &d);
+    w.expect_updated_at = inv.updated_at;
+    w.now = now;
+    if (rc_state_is_open(inv.state) && strcmp(d.action, RC_ACTION_RETRY) == 0) {
+        struct rc_retry *r = &w.retry;
+        str_copy(r->merchant_id, sizeof r->merchant_id, inv.merchant_id);
+        str_copy(r->env, sizeof r->env, inv.env);
+        str_copy(r->invoice_id, sizeof r->invoice_id, inv.invoice_id);
+        r->attempt_no = inv.recover_attempts + 1;
+        rc_attempt_id(inv.merchant_id, inv.env, inv.invoice_id, r->attempt_no, r->attempt_id);
+        r->due_at = d.planned_at;
+        str_copy(r->state, sizeof r->state, "planned");
+        str_copy(r->payment_method_id, sizeof r->payment_method_id, d.payment_method_id);
+        r->created_at = r->updated_at = now;
+    } else if (rc_state_is_open(inv.state) && strcmp(d.action, RC_ACTION_STOP) == 0) {
+        w.close_state = d.stop_state[0] ? d.stop_state : "exhausted";
+        w.close_reason = d.explanation;
+        int made = rc_end_of_dunning_webhook(app, &st, &inv, 0, now, &hook);
+        if (made < 0)
+            goto out;
+        if (made) {
+            w.webhooks = &hook;
+            w.nwebhooks = 1;
+        }
+    }
+    rc = ops->plan_write(app->store, &w);
+    free(w.decision.alternatives);
+    free(hook.body);
+    if (rc == STORE_OK) {
+        result = 1;
+        if (w.nwebhooks)
+            webhook_dispatcher_kick(app);
+        if (w.retry.attempt_no)
+            rc_executor_kick(app);
+    } else {
+        result = rc == STORE_STATE ? 0 : -1;
+    }
+out:
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    rc_txns_free(card, ncard);
+    free(events);
+    rc_decisions_free(prev, nprev);
+    return result;
+}
+
+int recover_plan_pending(struct app *app, int max)
+{
+    const struct store_recover_ops *ops = app->store->recover;
+    if (!ops->plan_pending)
+        return 0;
+    struct rc_invoice_ref *refs = NULL;
+    size_t n = 0;
+    if (ops->plan_pending(app->store, max, &refs, &n) != STORE_OK)
+        return -1;
+    int failed = 0;
+    for (size_t i = 0; i < n && !failed; i++) {
+        if (plan_one(app, &refs[i]) < 0) {
+            const char *kv[] = {"component", "recover", "merchant", refs[i].merchant_id, "invoice", refs[i].invoice_id,
+                                NULL};
+            log_kv(LOG_ERROR, "planning failed; the invoice stays marked and is planned again", kv);
+            failed = 1;
+        }
+    }
+    free(refs);
+    return failed ? -1 : (int)n;
+}
+
+/* ---- the model's persistence ---- */
+
+static int load_scope(struct app *app, const char *merchant_id)
+{
+    char *blob = NULL;
+    size_t len = 0;
+    enum store_rc rc = app->store->recover->model_get(app->store, merchant_id ? merchant_id : "", &blob, &len);
+    if (rc == STORE_NOT_FOUND)
+        return 0;
+    if (rc != STORE_OK)
+        return -1;
+    if (rc_model_load(app->model, merchant_id, blob, len) != 0) {
+        /* A model this version cannot read is relearned from new outcomes
+         * rather than stopping the service. */
+        log_warn("the stored retry model of %s is not readable by this version; starting from the prior",
+                 merchant_id ? merchant_id : "the global scope");
+    }
+    free(blob);
+    return 0;
+}
+
+int recover_model_open(struct app *app)
+{
+    app->model = rc_model_new();
+    if (!app->model)
+        return -1;
+    if (!app->store->recover->model_get)
+        return 0;
+    if (load_scope(app, NULL) != 0)
+        return -1;
+    struct merchant_row *ms = NULL;
+    size_t n = 0;
+    if (app->store->ops->merchant_list(app->store, &ms, &n) != STORE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = load_scope(app, ms[i].merchant_id);
+    free(ms);
+    return rc;
+}
+
+void recover_model_save(struct app *app)
+{
+    if (!app->model || !app->store->recover->model_put)
+        return;
+    enum { MAX_SCOPES = 65536 };
+    char (*scopes)[ID_MAX] = malloc(MAX_SCOPES * sizeof *scopes);
+    if (!scopes)
+        return;
+    int global = 0;
+    size_t n = rc_model_dirty_scopes(app->model, scopes, MAX_SCOPES, &global);
+    if (n > MAX_SCOPES)
+        n = MAX_SCOPES;
+    int64_t now = clock_now_ms(app->clock);
+    int failed = 0;
+    for (size_t i = 0; i <= n && !failed; i++) {
+        if (i == n && !global)
+            break;
+        const char *scope = i < n ? scopes[i] : NULL;
+        buf b;
+        buf_init(&b);
+        if (rc_model_save(app->model, scope, &b) != 0 ||
+            app->store->recover->model_put(app->store, scope ? scope : "", b.data, b.len, now) != STORE_OK)
+            failed = 1;
+        buf_free(&b);
+    }
+    /* A failure leaves every scope dirty, to be saved next time. */
+    if (!failed)
+        rc_model_mark_saved(app->model);
+    else
+        log_warn("saving the retry model failed; it is saved again later");
+    free(scopes);
+}
+
+void recover_model_close(struct app *app)
+{
+    if (!app->model)
+        return;
+    recover_model_save(app);
+    rc_model_free(app->model);
+    app->model = NULL;
+}

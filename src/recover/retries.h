@@ -1,0 +1,64 @@
+/* Recover's retry loop, between the inbox and the merchant:
+ *
+ *   planning.c   invoices marked by new outcomes -> the planner's decision,
+ *                stored with its planned retry (or the end of dunning);
+ *                the model learns from every outcome on the way
+ *   executor.c   due retries -> RetryStatus -> a charge at the PSP (or a
+ *                request to the merchant's platform) -> the outcome stored
+ *   dunning.c    the webhooks those steps write to the outbox
+ *
+ * Each step's writes are one store transaction, so a crash anywhere leaves
+ * an invoice either before or after a step, never half-way; a step that
+ * died is redone (leases, idempotency keys, the plan_needed mark). */
+#ifndef RECOUP_RECOVER_RETRIES_H
+#define RECOUP_RECOVER_RETRIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/recover_store.h"
+
+struct app;
+
+/* ---- planning.c ---- */
+
+/* Plans up to max marked invoices; returns how many were looked at, or -1
+ * after a store failure. */
+int recover_plan_pending(struct app *app, int max);
+/* Teaches the model a payment event that needs no planning: a first
+ * attempt that succeeded. */
+void recover_learn_event(struct app *app, const struct rc_payment_event *ev);
+/* The model: loaded from the store at start, saved (changed scopes only)
+ * now and then and at stop. */
+int recover_model_open(struct app *app);
+void recover_model_save(struct app *app);
+void recover_model_close(struct app *app);
+
+/* The attempt id of an invoice's n-th retry: 32 hex characters, the same
+ * whenever that attempt is planned again (it is the charge's idempotency
+ * key, and the butter_id merchants see). */
+void rc_attempt_id(const char *merchant_id, const char *env, const char *invoice_id, int64_t attempt_no,
+                   char out[33]);
+
+/* ---- dunning.c: the webhooks ---- */
+
+/* The End of Dunning webhook for an invoice, when the merchant enabled it:
+ * 1 with *out filled (out->body malloc'd), 0 when not enabled, -1 on error. */
+int rc_end_of_dunning_webhook(struct app *app, const struct rc_settings *s, const struct rc_invoice *inv,
+                              int recovered, int64_t now, struct rc_webhook *out);
+/* The Retry Results webhook of an attempt; same returns (0: no URL set). */
+int rc_retry_result_webhook(struct app *app, const struct rc_settings *s, const struct rc_invoice *inv,
+                            const struct rc_txn *original, const struct rc_retry *attempt, const struct rc_txn *charge,
+                            int dunning_complete, int64_t now, struct rc_webhook *out);
+
+/* ---- executor.c ---- */
+
+int rc_executor_start(struct app *app);
+/* Wakes the scheduler: a retry was planned, or the clock moved. */
+void rc_executor_kick(struct app *app);
+void rc_executor_stop(struct app *app);
+/* Runs every due attempt once, synchronously (recoupctl and tests use the
+ * threads; this serves benchmarks that measure the stages). */
+int rc_executor_run_due(struct app *app, int max);
+
+#endif
