@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "store/postgres/pg_recover.h"
 #include "store/postgres/pg_store.h"
 
 static pg_store *S(store *s) { return (pg_store *)s; }
@@ -356,7 +357,10 @@ static enum store_rc claim_inbox(pg_conn *c, const char *merchant_id, const char
 #define INVOICE_COLS                                                                                            \
     "merchant_id, env, invoice_id, customer_id, subscription_id, created_at, state, state_reason, amount_due, "  \
     "currency, dunning_started_at, closed_at, failed_attempts, custom, updated_at"
-#define INVOICE_BY_ID "SELECT " INVOICE_COLS " FROM rc_invoices WHERE merchant_id = $1 AND env = $2 AND invoice_id = $3"
+/* Read with the columns Recover's own work keeps (never written by
+ * save_invoice, so that applying an event leaves them alone). */
+#define INVOICE_READ_COLS INVOICE_COLS ", recover_attempts, next_retry_at, plan_needed"
+#define INVOICE_BY_ID "SELECT " INVOICE_READ_COLS " FROM rc_invoices WHERE merchant_id = $1 AND env = $2 AND invoice_id = $3"
 
 static void read_invoice(const PGresult *r, int row, struct rc_invoice *inv)
 {
@@ -378,12 +382,15 @@ static void read_invoice(const PGresult *r, int row, struct rc_invoice *inv)
     inv->failed_attempts = pg_col_i64(r, row, 12);
     inv->custom = col_dup_or_null(r, row, 13);
     inv->updated_at = pg_col_i64(r, row, 14);
+    inv->recover_attempts = pg_col_i64(r, row, 15);
+    inv->next_retry_at = pg_col_i64(r, row, 16);
+    inv->plan_needed = (int)pg_col_i64(r, row, 17);
     inv->exists = 1;
 }
 
 /* The invoice, locked until the event's transaction ends when lock is set. */
-static enum store_rc load_invoice(pg_conn *c, const char *merchant_id, const char *env, const char *invoice_id,
-                                  int lock, struct rc_invoice *inv)
+enum store_rc pg_rc_load_invoice(pg_conn *c, const char *merchant_id, const char *env, const char *invoice_id,
+                                 int lock, struct rc_invoice *inv)
 {
     struct pg_params p;
     pp_init(&p);
@@ -400,7 +407,9 @@ static enum store_rc load_invoice(pg_conn *c, const char *merchant_id, const cha
     return rc;
 }
 
-static enum store_rc save_invoice(pg_conn *c, const struct rc_invoice *inv)
+/* Writes the invoice; mark sets plan_needed, keeping the time of an
+ * earlier mark still waiting, so that the planner's queue stays fair. */
+static enum store_rc save_invoice(pg_conn *c, const struct rc_invoice *inv, int mark)
 {
     struct pg_params p;
     pp_init(&p);
@@ -419,21 +428,27 @@ static enum store_rc save_invoice(pg_conn *c, const struct rc_invoice *inv)
     pp_i64(&p, inv->failed_attempts);
     pp_text_or_null(&p, inv->custom);
     pp_i64(&p, inv->updated_at);
-    return run_cmd(c, "INSERT INTO rc_invoices(" INVOICE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                      "$11, $12, $13, $14, $15) ON CONFLICT (merchant_id, env, invoice_id) DO UPDATE SET "
+    pp_i64(&p, mark ? 1 : 0);
+    return run_cmd(c, "INSERT INTO rc_invoices(" INVOICE_COLS ", plan_needed, plan_marked_at) VALUES ($1, $2, $3, "
+                      "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::integer, "
+                      "CASE WHEN $16::integer = 1 THEN $15::bigint END) "
+                      "ON CONFLICT (merchant_id, env, invoice_id) DO UPDATE SET "
                       "customer_id = excluded.customer_id, subscription_id = excluded.subscription_id, "
                       "state = excluded.state, state_reason = excluded.state_reason, "
                       "amount_due = excluded.amount_due, currency = excluded.currency, "
                       "dunning_started_at = excluded.dunning_started_at, closed_at = excluded.closed_at, "
                       "failed_attempts = excluded.failed_attempts, custom = excluded.custom, "
-                      "updated_at = excluded.updated_at",
+                      "updated_at = excluded.updated_at, "
+                      "plan_marked_at = CASE WHEN excluded.plan_needed = 1 AND rc_invoices.plan_needed = 0 "
+                      "THEN excluded.plan_marked_at ELSE rc_invoices.plan_marked_at END, "
+                      "plan_needed = GREATEST(rc_invoices.plan_needed, excluded.plan_needed)",
                    &p) == 0
                ? STORE_OK
                : STORE_ERROR;
 }
 
-static enum store_rc add_invoice_event(pg_conn *c, const struct rc_invoice *inv, const char *from_state,
-                                       const struct rc_transition *t, int64_t at)
+enum store_rc pg_rc_add_invoice_event(pg_conn *c, const struct rc_invoice *inv, const char *from_state,
+                                      const struct rc_transition *t, int64_t at)
 {
     struct pg_params p;
     pp_init(&p);
@@ -506,7 +521,7 @@ static enum store_rc upsert_subscription(pg_conn *c, const struct rc_payment_eve
                : STORE_ERROR;
 }
 
-static enum store_rc insert_txn(pg_conn *c, const struct rc_payment_event *ev, struct rc_txn *t)
+enum store_rc pg_rc_insert_txn(pg_conn *c, const struct rc_payment_event *ev, struct rc_txn *t)
 {
     struct pg_params p;
     pp_init(&p);
@@ -589,14 +604,14 @@ static enum store_rc apply_payment(pg_conn *c, struct rc_payment_event *ev)
     if ((rc = upsert_customer(c, ev)) != STORE_OK || (rc = upsert_subscription(c, ev)) != STORE_OK)
         return rc;
     for (size_t i = 0; i < ev->ntxns; i++) {
-        if ((rc = insert_txn(c, ev, &ev->txns[i])) != STORE_OK)
+        if ((rc = pg_rc_insert_txn(c, ev, &ev->txns[i])) != STORE_OK)
             return rc;
         if (ev->txns[i].is_new && (rc = upsert_payment_method(c, ev, &ev->txns[i])) != STORE_OK)
             return rc;
     }
     struct rc_invoice inv;
     memset(&inv, 0, sizeof inv);
-    rc = load_invoice(c, ev->merchant_id, ev->env, ev->invoice_id, 1, &inv);
+    rc = pg_rc_load_invoice(c, ev->merchant_id, ev->env, ev->invoice_id, 1, &inv);
     if (rc == STORE_NOT_FOUND) {
         memset(&inv, 0, sizeof inv);
         str_copy(inv.merchant_id, sizeof inv.merchant_id, ev->merchant_id);
@@ -622,10 +637,10 @@ static enum store_rc apply_payment(pg_conn *c, struct rc_payment_event *ev)
         str_copy(inv.state, sizeof inv.state, t.to_state);
         str_copy(inv.state_reason, sizeof inv.state_reason, t.reason);
     }
-    inv.updated_at = ev->received_at;
-    rc = save_invoice(c, &inv);
+    inv.updated_at = rc_next_updated_at(&inv, ev->received_at);
+    rc = save_invoice(c, &inv, rc_event_needs_plan(&inv, ev, &t));
     if (rc == STORE_OK && t.changed)
-        rc = add_invoice_event(c, &inv, from_state[0] ? from_state : NULL, &t, ev->received_at);
+        rc = pg_rc_add_invoice_event(c, &inv, from_state[0] ? from_state : NULL, &t, ev->received_at);
     free(inv.custom);
     return rc;
 }
@@ -679,7 +694,7 @@ static enum store_rc apply_pm_update(pg_conn *c, const struct rc_pm_update *up)
     pp_text(&p, up->merchant_id);
     pp_text(&p, up->env);
     pp_text(&p, up->customer_id);
-    PGresult *r = pg_run(c, "SELECT " INVOICE_COLS " FROM rc_invoices WHERE merchant_id = $1 AND env = $2 AND "
+    PGresult *r = pg_run(c, "SELECT " INVOICE_READ_COLS " FROM rc_invoices WHERE merchant_id = $1 AND env = $2 AND "
                             "customer_id = $3 AND state = 'awaiting_payment_method' ORDER BY invoice_id FOR UPDATE",
                          &p);
     if (!r)
@@ -696,10 +711,11 @@ static enum store_rc apply_pm_update(pg_conn *c, const struct rc_pm_update *up)
         if (t.changed) {
             str_copy(inv.state, sizeof inv.state, t.to_state);
             str_copy(inv.state_reason, sizeof inv.state_reason, t.reason);
-            inv.updated_at = up->received_at;
-            rc = save_invoice(c, &inv);
+            inv.updated_at = rc_next_updated_at(&inv, up->received_at);
+            /* A new payment method: the planner decides when to use it. */
+            rc = save_invoice(c, &inv, 1);
             if (rc == STORE_OK)
-                rc = add_invoice_event(c, &inv, from_state, &t, up->received_at);
+                rc = pg_rc_add_invoice_event(c, &inv, from_state, &t, up->received_at);
         }
         free(inv.custom);
     }
@@ -786,13 +802,7 @@ static enum store_rc pg_apply_events(store *s, struct rc_apply_item *items, size
 
 /* ---- read access ---- */
 
-#define TXN_COLS                                                                                                \
-    "transaction_id, psp_transaction_id, psp, acquirer_country, amount, currency, funding_source, "              \
-    "payment_method_id, psp_created_at, scheme, success, raw_response_message, psp_response_message, "           \
-    "processor_response_code, network_status, response_type, network_transaction_id, bin, issuer_country, "     \
-    "origin, raw"
-
-static void read_txn(const PGresult *r, int row, struct rc_txn *t)
+void pg_rc_read_txn(const PGresult *r, int row, struct rc_txn *t)
 {
     memset(t, 0, sizeof *t);
     pg_col_text(r, row, 0, t->transaction_id, sizeof t->transaction_id);
@@ -851,7 +861,7 @@ static void invoice_get_clear(struct invoice_get_args *a)
 /* The three reads, inside the caller's transaction. */
 static enum store_rc invoice_get_reads(pg_conn *c, struct invoice_get_args *a)
 {
-    enum store_rc rc = load_invoice(c, a->merchant_id, a->env, a->invoice_id, 0, a->inv);
+    enum store_rc rc = pg_rc_load_invoice(c, a->merchant_id, a->env, a->invoice_id, 0, a->inv);
     if (rc != STORE_OK)
         return rc;
     struct pg_params p;
@@ -871,7 +881,7 @@ static enum store_rc invoice_get_reads(pg_conn *c, struct invoice_get_args *a)
         return STORE_ERROR;
     }
     for (int i = 0; i < rows; i++)
-        read_txn(r, i, &(*a->txns)[i]);
+        pg_rc_read_txn(r, i, &(*a->txns)[i]);
     *a->ntxns = (size_t)rows;
     PQclear(r);
     r = pg_run(c, "SELECT seq, at, from_state, to_state, reason FROM rc_invoice_events WHERE merchant_id = $1 AND "
@@ -936,4 +946,22 @@ const struct store_recover_ops pg_recover_ops = {
     .apply_events = pg_apply_events,
     .inbox_backlog = pg_inbox_backlog,
     .invoice_get = pg_invoice_get,
+    .plan_pending = pg_plan_pending,
+    .card_txns = pg_card_txns,
+    .pm_update_after = pg_pm_update_after,
+    .plan_write = pg_plan_write,
+    .decisions_list = pg_decisions_list,
+    .retries_list = pg_retries_list,
+    .retries_claim = pg_retries_claim,
+    .attempt_write = pg_attempt_write,
+    .retry_requested = pg_retry_requested,
+    .retry_next_due = pg_retry_next_due,
+    .webhooks_claim = pg_webhooks_claim,
+    .webhook_result = pg_webhook_result,
+    .webhooks_list = pg_webhooks_list,
+    .webhook_get = pg_webhook_get,
+    .webhook_redeliver = pg_webhook_redeliver,
+    .webhook_next_due = pg_webhook_next_due,
+    .model_get = pg_model_get,
+    .model_put = pg_model_put,
 };

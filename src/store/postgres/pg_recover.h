@@ -1,0 +1,57 @@
+/* Recover on PostgreSQL: what pg_recover.c (settings, inbox, the domain
+ * model) shares with pg_retries.c (planning, execution, webhooks). */
+#ifndef RECOUP_STORE_PG_RECOVER_H
+#define RECOUP_STORE_PG_RECOVER_H
+
+#include "store/postgres/pg_store.h"
+#include "store/recover_store_internal.h"
+
+#define TXN_COLS                                                                                                \
+    "transaction_id, psp_transaction_id, psp, acquirer_country, amount, currency, funding_source, "              \
+    "payment_method_id, psp_created_at, scheme, success, raw_response_message, psp_response_message, "           \
+    "processor_response_code, network_status, response_type, network_transaction_id, bin, issuer_country, "     \
+    "origin, raw"
+
+/* Reads one row of TXN_COLS. */
+void pg_rc_read_txn(const PGresult *r, int row, struct rc_txn *t);
+/* The invoice with every column (custom malloc'd), locked until the
+ * transaction ends when lock is set: NOT_FOUND when absent. */
+enum store_rc pg_rc_load_invoice(pg_conn *c, const char *merchant_id, const char *env, const char *invoice_id,
+                                 int lock, struct rc_invoice *inv);
+/* One row of the invoice's history. */
+enum store_rc pg_rc_add_invoice_event(pg_conn *c, const struct rc_invoice *inv, const char *from_state,
+                                      const struct rc_transition *t, int64_t at);
+/* Inserts t as a transaction of ev's invoice unless its id is known (sets
+ * t->is_new). */
+enum store_rc pg_rc_insert_txn(pg_conn *c, const struct rc_payment_event *ev, struct rc_txn *t);
+
+/* Planning, execution, webhooks and the model: pg_retries.c. */
+enum store_rc pg_plan_pending(store *s, int max, struct rc_invoice_ref **out, size_t *n);
+enum store_rc pg_card_txns(store *s, const char *merchant_id, const char *env, const char *payment_method_id,
+                           int64_t since, struct rc_txn **out, size_t *n);
+enum store_rc pg_pm_update_after(store *s, const char *merchant_id, const char *env, const char *customer_id,
+                                 int64_t after, char pm_id_out[RC_ID_MAX], int64_t *at_out);
+enum store_rc pg_plan_write(store *s, const struct rc_plan_write *w);
+enum store_rc pg_decisions_list(store *s, const char *merchant_id, const char *env, const char *invoice_id,
+                                struct rc_decision_row **out, size_t *n);
+enum store_rc pg_retries_list(store *s, const char *merchant_id, const char *env, const char *invoice_id,
+                              struct rc_retry **out, size_t *n);
+enum store_rc pg_retries_claim(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
+                               struct rc_retry **out, size_t *n);
+enum store_rc pg_attempt_write(store *s, const struct rc_attempt_write *w);
+enum store_rc pg_retry_requested(store *s, const char *merchant_id, const char *env, const char *invoice_id,
+                                 struct rc_retry *out);
+enum store_rc pg_retry_next_due(store *s, int64_t *due_at);
+enum store_rc pg_webhooks_claim(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
+                                struct rc_webhook **out, size_t *n);
+enum store_rc pg_webhook_result(store *s, const struct rc_webhook *w);
+enum store_rc pg_webhooks_list(store *s, const char *merchant_id, const char *state, const char *invoice_id,
+                               int limit, struct rc_webhook **out, size_t *n);
+enum store_rc pg_webhook_get(store *s, const char *merchant_id, const char *webhook_id, struct rc_webhook *out);
+enum store_rc pg_webhook_redeliver(store *s, const char *merchant_id, const char *webhook_id, int64_t now,
+                                   int64_t give_up_at);
+enum store_rc pg_webhook_next_due(store *s, int64_t *due_at);
+enum store_rc pg_model_get(store *s, const char *scope, char **blob, size_t *len);
+enum store_rc pg_model_put(store *s, const char *scope, const void *blob, size_t len, int64_t now);
+
+#endif
