@@ -1600,6 +1600,806 @@ static void recover_failures_in_a_batch(void **state)
     rc_rows_free(rows, n);
 }
 
+/* ---- Recover: planning, execution, webhooks, the model ---- */
+
+/* Appends cases[from..to) as events "ev<i>" received at base_at + i, and
+ * applies them: a scenario can then go on in phases over one array. */
+static void rc_feed(store *s, const struct rc_case *cases, size_t from, size_t to, size_t ncases, int64_t base_at)
+{
+    for (size_t i = from; i < to; i++) {
+        char fp[24], rid[72], out[72];
+        snprintf(fp, sizeof fp, "ev%zu", i);
+        snprintf(rid, sizeof rid, "req-%zu", i);
+        int dup = -1;
+        assert_int_equal(rc_append(s, "m1", "sandbox", cases[i].pm ? "payment_method_update" : "payment", fp, rid,
+                                   "{}", base_at + (int64_t)i, &dup, out),
+                         STORE_OK);
+        assert_int_equal(dup, 0);
+    }
+    rc_apply_all(s, cases, ncases);
+}
+
+/* The invoice alone (its arrays freed). */
+static struct rc_invoice rc_invoice_read(store *s, const char *invoice)
+{
+    struct rc_invoice inv;
+    struct rc_txn *txns = NULL;
+    struct rc_invoice_event *events = NULL;
+    size_t ntxns = 0, nevents = 0;
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", invoice, &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_OK);
+    free(inv.custom);
+    inv.custom = NULL;
+    rc_txns_free(txns, ntxns);
+    free(events);
+    return inv;
+}
+
+/* The invoices the planner is asked about, as "a b c". */
+static void rc_pending_names(store *s, buf *out)
+{
+    struct rc_invoice_ref *refs = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->plan_pending(s, 100, &refs, &n), STORE_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(refs[i].merchant_id, "m1");
+        buf_printf(out, "%s%s", i ? " " : "", refs[i].invoice_id);
+    }
+    free(refs);
+}
+
+static void rc_assert_pending(store *s, const char *want)
+{
+    buf got;
+    buf_init(&got);
+    rc_pending_names(s, &got);
+    assert_string_equal(buf_cstr(&got), want);
+    buf_free(&got);
+}
+
+static struct rc_plan_write rc_plan(const char *invoice, const char *action, int64_t expect, int64_t now)
+{
+    struct rc_plan_write w;
+    memset(&w, 0, sizeof w);
+    str_copy(w.decision.merchant_id, sizeof w.decision.merchant_id, "m1");
+    str_copy(w.decision.env, sizeof w.decision.env, "sandbox");
+    str_copy(w.decision.invoice_id, sizeof w.decision.invoice_id, invoice);
+    str_copy(w.decision.action, sizeof w.decision.action, action);
+    w.decision.decided_at = now;
+    w.expect_updated_at = expect;
+    w.now = now;
+    return w;
+}
+
+/* Plans attempt no of an invoice, due at due, against its current read. */
+static void rc_plan_retry(store *s, const char *invoice, int64_t no, const char *attempt_id, int64_t due, int64_t now)
+{
+    struct rc_invoice inv = rc_invoice_read(s, invoice);
+    struct rc_plan_write w = rc_plan(invoice, "retry", inv.updated_at, now);
+    w.decision.planned_at = due;
+    w.retry.attempt_no = no;
+    str_copy(w.retry.attempt_id, sizeof w.retry.attempt_id, attempt_id);
+    w.retry.due_at = due;
+    str_copy(w.retry.payment_method_id, sizeof w.retry.payment_method_id, "pm_x");
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+}
+
+static struct rc_webhook rc_hook(const char *id, const char *type, const char *invoice, int64_t created)
+{
+    struct rc_webhook h;
+    memset(&h, 0, sizeof h);
+    str_copy(h.merchant_id, sizeof h.merchant_id, "m1");
+    str_copy(h.env, sizeof h.env, "sandbox");
+    str_copy(h.webhook_id, sizeof h.webhook_id, id);
+    str_copy(h.type, sizeof h.type, type);
+    str_copy(h.invoice_id, sizeof h.invoice_id, invoice);
+    str_copy(h.url, sizeof h.url, "https://merchant.example.com/webhooks/retry-results");
+    h.body = (char *)"{\"invoice_id\":\"x\",\"note\":\"caf\\u00e9\"}";
+    h.created_at = created;
+    h.next_attempt_at = created;
+    h.give_up_at = created + 7 * 86400000LL;
+    return h;
+}
+
+static void recover_plan_needed_marks(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    static const struct rc_case cases[] = {
+        /* phase 1 */
+        {.customer = "c_ok", .invoice = "inv_ok", .txn = "t0", .success = 1, .amount = 100},
+        {.customer = "c_f", .invoice = "inv_f", .txn = "t1", .outcome = "insufficient_funds", .amount = 200},
+        {.customer = "c_w", .invoice = "inv_w", .txn = "t2", .outcome = "expired_card", .amount = 300},
+        /* phase 2, after the planner cleared every mark */
+        {.customer = "c_ok", .invoice = "inv_ok", .txn = "t0", .success = 1, .amount = 100},
+        {.pm = 1, .customer = "c_w", .txn = "pm_new", .reason = "customer_updated"},
+        {.customer = "c_f", .invoice = "inv_f", .txn = "t5", .success = 1, .amount = 200},
+        {.customer = "c_ok", .invoice = "inv_ok2", .txn = "t6", .success = 1, .amount = 100},
+    };
+    rc_feed(s, cases, 0, 3, 7, 1000);
+    /* A first attempt that succeeded needs no planner; failures do, oldest
+     * mark first. */
+    rc_assert_pending(s, "inv_f inv_w");
+    struct rc_invoice inv = rc_invoice_read(s, "inv_f");
+    assert_int_equal(inv.plan_needed, 1);
+    assert_int_equal(inv.recover_attempts, 0);
+    assert_int_equal(inv.next_retry_at, 0);
+    assert_int_equal(rc_invoice_read(s, "inv_ok").plan_needed, 0);
+
+    const char *names[] = {"inv_f", "inv_w"};
+    for (int i = 0; i < 2; i++) {
+        inv = rc_invoice_read(s, names[i]);
+        struct rc_plan_write w = rc_plan(names[i], "wait_payment_method", inv.updated_at, 2000);
+        assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+        assert_int_equal(rc_invoice_read(s, names[i]).plan_needed, 0);
+    }
+    rc_assert_pending(s, "");
+
+    /* A repeated success, a new invoice paid at once: no mark. A payment
+     * method for the waiting customer, a payment of the failed invoice:
+     * marked, in the order they came. */
+    rc_feed(s, cases, 3, 7, 7, 3000);
+    rc_assert_pending(s, "inv_w inv_f");
+    assert_int_equal(rc_invoice_read(s, "inv_ok2").plan_needed, 0);
+    assert_string_equal(rc_invoice_read(s, "inv_w").state, "pending");
+    assert_string_equal(rc_invoice_read(s, "inv_f").state, "paid");
+}
+
+static void recover_plan_write(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    static const struct rc_case cases[] = {
+        {.customer = "c1", .invoice = "inv_1", .txn = "t1", .outcome = "insufficient_funds", .amount = 200},
+    };
+    rc_feed(s, cases, 0, 1, 1, 1000);
+    struct rc_invoice inv = rc_invoice_read(s, "inv_1");
+
+    /* A read the invoice has moved on from: nothing is written. */
+    struct rc_plan_write w = rc_plan("inv_1", "retry", inv.updated_at - 1, 2000);
+    w.retry.attempt_no = 1;
+    str_copy(w.retry.attempt_id, sizeof w.retry.attempt_id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    w.retry.due_at = 5000;
+    struct rc_webhook hook = rc_hook("11111111111111111111111111111111", "retry_result", "inv_1", 2000);
+    w.webhooks = &hook;
+    w.nwebhooks = 1;
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_STATE);
+    struct rc_decision_row *d = NULL;
+    struct rc_retry *r = NULL;
+    struct rc_webhook *hooks = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->decisions_list(s, "m1", "sandbox", "inv_1", &d, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    rc_decisions_free(d, n);
+    assert_int_equal(s->recover->webhooks_list(s, "m1", NULL, NULL, 10, &hooks, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    rc_webhooks_free(hooks, n);
+    assert_int_equal(rc_invoice_read(s, "inv_1").plan_needed, 1);
+
+    /* The current read: decision, planned retry, next_retry_at. */
+    w = rc_plan("inv_1", "retry", inv.updated_at, 2000);
+    str_copy(w.decision.reason, sizeof w.decision.reason, "insufficient_funds");
+    str_copy(w.decision.decline_class, sizeof w.decision.decline_class, "soft");
+    w.decision.planned_at = 5000;
+    w.decision.predicted_success = 0.375;
+    str_copy(w.decision.limited_by, sizeof w.decision.limited_by, "visa_retry_limit");
+    str_copy(w.decision.explanation, sizeof w.decision.explanation, "payday; Zoë's bank");
+    w.decision.alternatives = (char *)"[{\"at\":6000,\"p\":0.25}]";
+    w.retry.attempt_no = 1;
+    str_copy(w.retry.attempt_id, sizeof w.retry.attempt_id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    w.retry.due_at = 5000;
+    str_copy(w.retry.payment_method_id, sizeof w.retry.payment_method_id, "pm_c1");
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+    /* The same read again is stale now. */
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_STATE);
+    inv = rc_invoice_read(s, "inv_1");
+    assert_int_equal(inv.next_retry_at, 5000);
+    assert_int_equal(inv.plan_needed, 0);
+    assert_true(inv.updated_at > w.expect_updated_at);
+    assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", "inv_1", &r, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(r[0].state, "planned");
+    assert_int_equal(r[0].due_at, 5000);
+    assert_string_equal(r[0].payment_method_id, "pm_c1");
+    free(r);
+    int64_t due = 0;
+    assert_int_equal(s->recover->retry_next_due(s, &due), STORE_OK);
+    assert_int_equal(due, 5000);
+
+    /* Planned again: the same attempt moves (same id), no second row. */
+    rc_plan_retry(s, "inv_1", 1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", 6000, 2500);
+    assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", "inv_1", &r, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(r[0].state, "planned");
+    assert_int_equal(r[0].due_at, 6000);
+    assert_string_equal(r[0].attempt_id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    free(r);
+
+    /* Stop: the planned retry goes, the invoice closes with a history row
+     * and the end-of-dunning webhook, atomically. */
+    inv = rc_invoice_read(s, "inv_1");
+    w = rc_plan("inv_1", "stop", inv.updated_at, 3000);
+    str_copy(w.decision.reason, sizeof w.decision.reason, "window_over");
+    w.close_state = "unrecovered";
+    w.close_reason = "dunning window over";
+    hook = rc_hook("22222222222222222222222222222222", "end_of_dunning", "inv_1", 3000);
+    w.webhooks = &hook;
+    w.nwebhooks = 1;
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+    assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", "inv_1", &r, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(r[0].state, "cancelled");
+    free(r);
+    assert_int_equal(s->recover->retry_next_due(s, &due), STORE_NOT_FOUND);
+
+    struct rc_txn *txns = NULL;
+    struct rc_invoice_event *events = NULL;
+    size_t ntxns = 0, nevents = 0;
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", "inv_1", &inv, &txns, &ntxns, &events, &nevents),
+                     STORE_OK);
+    assert_string_equal(inv.state, "unrecovered");
+    assert_string_equal(inv.state_reason, "dunning window over");
+    assert_int_equal(inv.has_closed, 1);
+    assert_int_equal(inv.closed_at, 3000);
+    assert_int_equal(inv.next_retry_at, 0);
+    assert_int_equal(nevents, 2);
+    assert_string_equal(events[1].from_state, "pending");
+    assert_string_equal(events[1].to_state, "unrecovered");
+    assert_string_equal(events[1].reason, "dunning window over");
+    assert_int_equal(events[1].at, 3000);
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    free(events);
+
+    assert_int_equal(s->recover->decisions_list(s, "m1", "sandbox", "inv_1", &d, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(d[i].seq, (int64_t)i + 1);
+    assert_string_equal(d[0].action, "retry");
+    assert_string_equal(d[0].reason, "insufficient_funds");
+    assert_string_equal(d[0].decline_class, "soft");
+    assert_int_equal(d[0].planned_at, 5000);
+    assert_true(d[0].predicted_success == 0.375);
+    assert_string_equal(d[0].limited_by, "visa_retry_limit");
+    assert_string_equal(d[0].explanation, "payday; Zoë's bank");
+    assert_string_equal(d[0].alternatives, "[{\"at\":6000,\"p\":0.25}]");
+    assert_string_equal(d[2].action, "stop");
+    assert_null(d[2].alternatives);
+    rc_decisions_free(d, n);
+
+    assert_int_equal(s->recover->webhooks_list(s, "m1", NULL, "inv_1", 10, &hooks, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(hooks[0].webhook_id, "22222222222222222222222222222222");
+    assert_string_equal(hooks[0].type, "end_of_dunning");
+    assert_string_equal(hooks[0].state, "pending");
+    assert_string_equal(hooks[0].body, hook.body);
+    rc_webhooks_free(hooks, n);
+    rc_assert_pending(s, "");
+}
+
+/* Three failed invoices "inv_<i>", attempt 1 of each planned at due[i]. */
+static void rc_three_planned(store *s, const int64_t due[3])
+{
+    static const struct rc_case cases[] = {
+        {.customer = "c0", .invoice = "inv_0", .txn = "t0", .outcome = "insufficient_funds", .amount = 100},
+        {.customer = "c1", .invoice = "inv_1", .txn = "t1", .outcome = "insufficient_funds", .amount = 100},
+        {.customer = "c2", .invoice = "inv_2", .txn = "t2", .outcome = "insufficient_funds", .amount = 100},
+    };
+    rc_feed(s, cases, 0, 3, 3, 10);
+    for (int i = 0; i < 3; i++) {
+        char invoice[16], id[33];
+        snprintf(invoice, sizeof invoice, "inv_%d", i);
+        snprintf(id, sizeof id, "%032d", i + 1);
+        rc_plan_retry(s, invoice, 1, id, due[i], 50);
+    }
+}
+
+static struct rc_txn rc_charge(const char *id, int success)
+{
+    struct rc_txn t;
+    memset(&t, 0, sizeof t);
+    str_copy(t.transaction_id, sizeof t.transaction_id, id);
+    snprintf(t.psp_transaction_id, sizeof t.psp_transaction_id, "ch_%s", id);
+    str_copy(t.psp, sizeof t.psp, "recoup");
+    str_copy(t.acquirer_country, sizeof t.acquirer_country, "US");
+    t.amount = 100;
+    str_copy(t.currency, sizeof t.currency, "EUR");
+    str_copy(t.funding_source, sizeof t.funding_source, "credit");
+    str_copy(t.payment_method_id, sizeof t.payment_method_id, "pm_x");
+    t.psp_created_at = 3000;
+    str_copy(t.scheme, sizeof t.scheme, "visa");
+    t.success = success;
+    str_copy(t.raw_response_message, sizeof t.raw_response_message, success ? "approved" : "do_not_honor");
+    return t;
+}
+
+static void recover_retry_claims_and_attempts(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    const int64_t due[3] = {100, 200, 300};
+    rc_three_planned(s, due);
+
+    struct rc_retry *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    assert_int_equal(s->recover->retries_claim(s, 250, "w1", 1000, 10, &a, &na), STORE_OK);
+    assert_int_equal(na, 2);
+    for (size_t i = 0; i < na; i++) {
+        assert_string_equal(a[i].state, "running");
+        assert_string_equal(a[i].lease_owner, "w1");
+        assert_int_equal(a[i].lease_until, 1250);
+        assert_true(a[i].due_at <= 250);
+    }
+    /* Leased: nobody else gets them; the third is not due yet. */
+    assert_int_equal(s->recover->retries_claim(s, 260, "w2", 1000, 10, &b, &nb), STORE_OK);
+    assert_int_equal(nb, 0);
+    free(b);
+    int64_t next = 0;
+    assert_int_equal(s->recover->retry_next_due(s, &next), STORE_OK);
+    assert_int_equal(next, 300);
+    /* A batch limit holds. */
+    assert_int_equal(s->recover->retries_claim(s, 400, "w2", 1000, 1, &b, &nb), STORE_OK);
+    assert_int_equal(nb, 1);
+    assert_int_equal(b[0].due_at, 300);
+    free(b);
+    assert_int_equal(s->recover->retry_next_due(s, &next), STORE_OK);
+    assert_int_equal(next, 1250); /* w1's lease ends */
+
+    /* w1 dies: after its lease, w3 takes its two attempts over. */
+    assert_int_equal(s->recover->retries_claim(s, 1249, "w3", 1000, 10, &b, &nb), STORE_OK);
+    assert_int_equal(nb, 0);
+    free(b);
+    assert_int_equal(s->recover->retries_claim(s, 1250, "w3", 1000, 10, &b, &nb), STORE_OK);
+    assert_int_equal(nb, 2);
+    assert_string_equal(b[0].lease_owner, "w3");
+
+    /* w1 comes back too late: its outcome is refused, nothing changes. */
+    struct rc_txn charge = rc_charge("rc_t_0", 1);
+    struct rc_webhook hook = rc_hook("33333333333333333333333333333333", "retry_result", a[0].invoice_id, 3000);
+    struct rc_attempt_write w;
+    memset(&w, 0, sizeof w);
+    w.retry = &a[0];
+    w.retry_state = "done";
+    w.txn = &charge;
+    w.close_state = "recovered";
+    w.close_reason = "retry succeeded";
+    w.webhooks = &hook;
+    w.nwebhooks = 1;
+    w.now = 3000;
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_STATE);
+    struct rc_invoice inv = rc_invoice_read(s, a[0].invoice_id);
+    assert_int_equal(inv.recover_attempts, 0);
+    assert_string_equal(inv.state, "pending");
+
+    /* The holder's outcome: the charge as Recover's transaction, the
+     * invoice closed, the webhook queued, once. */
+    struct rc_retry *mine = strcmp(b[0].invoice_id, a[0].invoice_id) == 0 ? &b[0] : &b[1];
+    w.retry = mine;
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_STATE);
+    struct rc_txn *txns = NULL;
+    struct rc_invoice_event *events = NULL;
+    size_t ntxns = 0, nevents = 0;
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", mine->invoice_id, &inv, &txns, &ntxns, &events,
+                                             &nevents),
+                     STORE_OK);
+    assert_int_equal(inv.recover_attempts, 1);
+    assert_string_equal(inv.state, "recovered");
+    assert_int_equal(inv.closed_at, 3000);
+    assert_int_equal(inv.plan_needed, 0);
+    assert_int_equal(inv.next_retry_at, 0);
+    assert_int_equal(ntxns, 2);
+    assert_string_equal(txns[1].transaction_id, "rc_t_0");
+    assert_string_equal(txns[1].origin, "recover");
+    assert_int_equal(txns[1].success, 1);
+    assert_string_equal(events[nevents - 1].to_state, "recovered");
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    free(events);
+    struct rc_retry *rows = NULL;
+    size_t nrows = 0;
+    assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", mine->invoice_id, &rows, &nrows), STORE_OK);
+    assert_int_equal(nrows, 1);
+    assert_string_equal(rows[0].state, "done");
+    assert_string_equal(rows[0].lease_owner, "");
+    free(rows);
+    struct rc_webhook *hooks = NULL;
+    size_t nhooks = 0;
+    assert_int_equal(s->recover->webhooks_list(s, "m1", "pending", mine->invoice_id, 10, &hooks, &nhooks), STORE_OK);
+    assert_int_equal(nhooks, 1);
+    rc_webhooks_free(hooks, nhooks);
+
+    /* The other attempt: charged and declined, then the worker crashed
+     * before writing; the next holder charges with the same idempotency
+     * key, gets the same transaction, and writes it twice over two
+     * leases' worth of trouble: one transaction, one attempt. */
+    struct rc_retry *other = mine == &b[0] ? &b[1] : &b[0];
+    struct rc_txn declined = rc_charge("rc_t_1", 0);
+    memset(&w, 0, sizeof w);
+    w.retry = other;
+    w.retry_state = "planned"; /* RetryStatus asked to wait */
+    w.new_due_at = 9000;
+    w.error = "merchant asked to wait";
+    w.now = 3000;
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    inv = rc_invoice_read(s, other->invoice_id);
+    assert_int_equal(inv.next_retry_at, 9000);
+    assert_int_equal(inv.plan_needed, 1);
+    assert_int_equal(inv.recover_attempts, 0);
+    assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", other->invoice_id, &rows, &nrows), STORE_OK);
+    assert_string_equal(rows[0].state, "planned");
+    assert_int_equal(rows[0].due_at, 9000);
+    assert_int_equal(rows[0].postponements, 1);
+    assert_string_equal(rows[0].last_error, "merchant asked to wait");
+    free(rows);
+
+    struct rc_retry *c = NULL;
+    size_t nc = 0;
+    /* Due again: the postponed attempt, and the one w2 left running. */
+    assert_int_equal(s->recover->retries_claim(s, 9000, "w4", 1000, 10, &c, &nc), STORE_OK);
+    assert_int_equal(nc, 2);
+    memset(&w, 0, sizeof w);
+    w.retry = strcmp(c[0].invoice_id, other->invoice_id) == 0 ? &c[0] : &c[1];
+    assert_string_equal(w.retry->invoice_id, other->invoice_id);
+    assert_int_equal(w.retry->postponements, 1);
+    w.retry_state = "done";
+    w.txn = &declined;
+    w.now = 9100;
+    /* The same charge already reached the store once (the merchant
+     * reported it): still one transaction. */
+    struct rc_case reported[4]; /* events ev0..ev2 are rc_three_planned's */
+    memset(reported, 0, sizeof reported);
+    snprintf(reported[3].customer, sizeof reported[3].customer, "c%c", other->invoice_id[4]);
+    str_copy(reported[3].invoice, sizeof reported[3].invoice, other->invoice_id);
+    str_copy(reported[3].txn, sizeof reported[3].txn, "rc_t_1");
+    str_copy(reported[3].outcome, sizeof reported[3].outcome, "do_not_honor");
+    reported[3].amount = 100;
+    rc_feed(s, reported, 3, 4, 4, 9050);
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", other->invoice_id, &inv, &txns, &ntxns, &events,
+                                             &nevents),
+                     STORE_OK);
+    assert_int_equal(ntxns, 2);
+    assert_int_equal(inv.recover_attempts, 1);
+    assert_int_equal(inv.plan_needed, 1);
+    assert_int_equal(inv.next_retry_at, 0);
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    free(events);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void recover_requested_attempts(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    const int64_t due[3] = {100, 100, 100};
+    rc_three_planned(s, due);
+    struct rc_retry r;
+    assert_int_equal(s->recover->retry_requested(s, "m1", "sandbox", "inv_0", &r), STORE_NOT_FOUND);
+    struct rc_retry *c = NULL;
+    size_t nc = 0;
+    assert_int_equal(s->recover->retries_claim(s, 100, "w1", 1000, 10, &c, &nc), STORE_OK);
+    assert_int_equal(nc, 3);
+    struct rc_retry *mine = NULL;
+    for (size_t i = 0; i < nc; i++)
+        if (strcmp(c[i].invoice_id, "inv_0") == 0)
+            mine = &c[i];
+    assert_non_null(mine);
+    /* The merchant's platform is asked to charge: that is the attempt. */
+    struct rc_attempt_write w;
+    memset(&w, 0, sizeof w);
+    w.retry = mine;
+    w.retry_state = "requested";
+    w.now = 200;
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    assert_int_equal(rc_invoice_read(s, "inv_0").recover_attempts, 1);
+    assert_int_equal(s->recover->retry_requested(s, "m1", "sandbox", "inv_0", &r), STORE_OK);
+    assert_string_equal(r.state, "requested");
+    assert_int_equal(r.attempt_no, 1);
+    /* Its report closes it without counting a second attempt; once. */
+    struct rc_txn charge = rc_charge("platform_t", 1);
+    memset(&w, 0, sizeof w);
+    w.retry = &r;
+    w.retry_state = "done";
+    w.txn = &charge;
+    w.close_state = "recovered";
+    w.now = 300;
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_STATE);
+    struct rc_invoice inv = rc_invoice_read(s, "inv_0");
+    assert_int_equal(inv.recover_attempts, 1);
+    assert_string_equal(inv.state, "recovered");
+    assert_int_equal(s->recover->retry_requested(s, "m1", "sandbox", "inv_0", &r), STORE_NOT_FOUND);
+    free(c);
+}
+
+struct claimer {
+    store *s;
+    pthread_barrier_t *start;
+    char owner[16];
+    int claimed;
+    int failures;
+    char (*seen)[16]; /* invoice ids claimed, by this claimer */
+};
+
+static void *run_claimer(void *arg)
+{
+    struct claimer *cl = arg;
+    pthread_barrier_wait(cl->start);
+    for (int round = 0; round < 1000; round++) {
+        struct rc_retry *rows = NULL;
+        size_t n = 0;
+        if (cl->s->recover->retries_claim(cl->s, 1000, cl->owner, 60000, 7, &rows, &n) != STORE_OK) {
+            cl->failures++;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            str_copy(cl->seen[cl->claimed++], 16, rows[i].invoice_id);
+        free(rows);
+        if (n == 0)
+            break;
+    }
+    return NULL;
+}
+
+/* Claimers on several threads (and, on PostgreSQL, several connections
+ * of several stores: nodes) take every due attempt exactly once. */
+static void recover_concurrent_claims_never_double(void **state)
+{
+    struct fixture *f = *state;
+    store *s = f->s;
+    enum { N = 120, THREADS = 4 };
+    struct rc_case *cases = calloc(N, sizeof *cases);
+    assert_non_null(cases);
+    for (int i = 0; i < N; i++) {
+        snprintf(cases[i].customer, sizeof cases[i].customer, "c%d", i);
+        snprintf(cases[i].invoice, sizeof cases[i].invoice, "inv_%03d", i);
+        snprintf(cases[i].txn, sizeof cases[i].txn, "t%d", i);
+        str_copy(cases[i].outcome, sizeof cases[i].outcome, "insufficient_funds");
+        cases[i].amount = 100;
+    }
+    rc_feed(s, cases, 0, N, N, 10);
+    for (int i = 0; i < N; i++) {
+        char id[33];
+        snprintf(id, sizeof id, "%032d", i);
+        rc_plan_retry(s, cases[i].invoice, 1, id, 500 + i, 100);
+    }
+    store *nodes[2] = {s, f->postgres ? open_store(f) : s};
+    assert_non_null(nodes[1]);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, THREADS);
+    struct claimer cl[THREADS];
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        memset(&cl[t], 0, sizeof cl[t]);
+        cl[t].s = nodes[t % 2];
+        cl[t].start = &start;
+        snprintf(cl[t].owner, sizeof cl[t].owner, "node%d", t);
+        cl[t].seen = calloc(N, sizeof *cl[t].seen);
+        assert_non_null(cl[t].seen);
+        assert_int_equal(pthread_create(&th[t], NULL, run_claimer, &cl[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&start);
+    if (nodes[1] != s)
+        store_close(nodes[1]);
+    int total = 0;
+    int counts[N];
+    memset(counts, 0, sizeof counts);
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(cl[t].failures, 0);
+        total += cl[t].claimed;
+        for (int k = 0; k < cl[t].claimed; k++) {
+            int64_t i = -1;
+            assert_int_equal(str_to_i64(cl[t].seen[k] + 4, &i), 0);
+            counts[i]++;
+        }
+        free(cl[t].seen);
+    }
+    assert_int_equal(total, N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(counts[i], 1);
+    /* Each row names the claimer that got it. */
+    for (int i = 0; i < N; i += 17) {
+        struct rc_retry *rows = NULL;
+        size_t n = 0;
+        assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", cases[i].invoice, &rows, &n), STORE_OK);
+        assert_int_equal(n, 1);
+        assert_string_equal(rows[0].state, "running");
+        assert_int_equal(strncmp(rows[0].lease_owner, "node", 4), 0);
+        free(rows);
+    }
+    free(cases);
+}
+
+static void recover_webhook_outbox(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    add_merchant(s, "m2", 1);
+    static const struct rc_case cases[] = {
+        {.customer = "c1", .invoice = "inv_a", .txn = "t1", .outcome = "insufficient_funds", .amount = 100},
+        {.customer = "c2", .invoice = "inv_b", .txn = "t2", .outcome = "insufficient_funds", .amount = 100},
+    };
+    rc_feed(s, cases, 0, 2, 2, 10);
+    struct rc_webhook a[2] = {rc_hook("a0000000000000000000000000000000", "retry_result", "inv_a", 100),
+                              rc_hook("a1000000000000000000000000000000", "end_of_dunning", "inv_a", 300)};
+    struct rc_webhook b = rc_hook("b0000000000000000000000000000000", "retry_result", "inv_b", 200);
+    b.next_attempt_at = 5000; /* a later delivery */
+    struct rc_invoice inv = rc_invoice_read(s, "inv_a");
+    struct rc_plan_write w = rc_plan("inv_a", "wait_payment_method", inv.updated_at, 400);
+    w.webhooks = a;
+    w.nwebhooks = 2;
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+    inv = rc_invoice_read(s, "inv_b");
+    w = rc_plan("inv_b", "wait_payment_method", inv.updated_at, 400);
+    w.webhooks = &b;
+    w.nwebhooks = 1;
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+
+    /* The log: newest first, filtered, limited, one merchant's only. */
+    struct rc_webhook *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->webhooks_list(s, "m1", NULL, NULL, 10, &rows, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].webhook_id, a[1].webhook_id);
+    assert_string_equal(rows[1].webhook_id, b.webhook_id);
+    assert_string_equal(rows[2].webhook_id, a[0].webhook_id);
+    assert_string_equal(rows[2].url, a[0].url);
+    assert_string_equal(rows[2].body, a[0].body);
+    assert_int_equal(rows[2].give_up_at, a[0].give_up_at);
+    rc_webhooks_free(rows, n);
+    assert_int_equal(s->recover->webhooks_list(s, "m1", NULL, "inv_a", 10, &rows, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    rc_webhooks_free(rows, n);
+    assert_int_equal(s->recover->webhooks_list(s, "m1", NULL, NULL, 1, &rows, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    rc_webhooks_free(rows, n);
+    assert_int_equal(s->recover->webhooks_list(s, "m2", NULL, NULL, 10, &rows, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    rc_webhooks_free(rows, n);
+    struct rc_webhook one;
+    assert_int_equal(s->recover->webhook_get(s, "m2", a[0].webhook_id, &one), STORE_NOT_FOUND);
+    int64_t next = 0;
+    assert_int_equal(s->recover->webhook_next_due(s, &next), STORE_OK);
+    assert_int_equal(next, 100);
+
+    /* Claims: due ones only, each by one dispatcher. */
+    struct rc_webhook *c1 = NULL, *c2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    assert_int_equal(s->recover->webhooks_claim(s, 1000, "d1", 500, 10, &c1, &n1), STORE_OK);
+    assert_int_equal(n1, 2);
+    assert_string_equal(c1[0].webhook_id, a[0].webhook_id);
+    assert_string_equal(c1[0].lease_owner, "d1");
+    assert_int_equal(c1[0].lease_until, 1500);
+    assert_non_null(c1[0].body);
+    assert_int_equal(s->recover->webhooks_claim(s, 1000, "d2", 500, 10, &c2, &n2), STORE_OK);
+    assert_int_equal(n2, 0);
+    rc_webhooks_free(c2, n2);
+    assert_int_equal(s->recover->webhook_next_due(s, &next), STORE_OK);
+    assert_int_equal(next, 1500);
+
+    /* Results: only under the caller's lease. */
+    struct rc_webhook res = c1[0];
+    str_copy(res.state, sizeof res.state, "delivered");
+    res.attempts = 1;
+    res.last_status = 200;
+    res.delivered_at = 1100;
+    str_copy(res.lease_owner, sizeof res.lease_owner, "d2");
+    assert_int_equal(s->recover->webhook_result(s, &res), STORE_STATE);
+    str_copy(res.lease_owner, sizeof res.lease_owner, "d1");
+    assert_int_equal(s->recover->webhook_result(s, &res), STORE_OK);
+    assert_int_equal(s->recover->webhook_result(s, &res), STORE_STATE); /* the lease is released */
+    assert_int_equal(s->recover->webhook_get(s, "m1", a[0].webhook_id, &one), STORE_OK);
+    assert_string_equal(one.state, "delivered");
+    assert_int_equal(one.attempts, 1);
+    assert_int_equal(one.last_status, 200);
+    assert_int_equal(one.delivered_at, 1100);
+    assert_string_equal(one.lease_owner, "");
+    free(one.body);
+
+    /* A failed attempt: pending again, 12 hours later. */
+    res = c1[1];
+    res.attempts = 1;
+    res.last_status = 503;
+    str_copy(res.last_error, sizeof res.last_error, "HTTP 503");
+    res.next_attempt_at = 1100 + 43200000;
+    assert_int_equal(s->recover->webhook_result(s, &res), STORE_OK);
+    assert_int_equal(s->recover->webhooks_list(s, "m1", "pending", NULL, 10, &rows, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    rc_webhooks_free(rows, n);
+    assert_int_equal(s->recover->webhooks_list(s, "m1", "delivered", NULL, 10, &rows, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    rc_webhooks_free(rows, n);
+    assert_int_equal(s->recover->webhooks_claim(s, 4000, "d2", 500, 10, &c2, &n2), STORE_OK);
+    assert_int_equal(n2, 0);
+    rc_webhooks_free(c2, n2);
+
+    /* A dispatcher that dies: its lease runs out and another delivers. */
+    assert_int_equal(s->recover->webhooks_claim(s, 5000, "d3", 500, 10, &c2, &n2), STORE_OK);
+    assert_int_equal(n2, 1);
+    assert_string_equal(c2[0].webhook_id, b.webhook_id);
+    rc_webhooks_free(c2, n2);
+    assert_int_equal(s->recover->webhooks_claim(s, 5499, "d4", 500, 10, &c2, &n2), STORE_OK);
+    assert_int_equal(n2, 0);
+    rc_webhooks_free(c2, n2);
+    assert_int_equal(s->recover->webhooks_claim(s, 5500, "d4", 500, 10, &c2, &n2), STORE_OK);
+    assert_int_equal(n2, 1);
+    assert_string_equal(c2[0].lease_owner, "d4");
+    rc_webhooks_free(c2, n2);
+
+    /* Redelivery of a delivered one, on the merchant's request. */
+    assert_int_equal(s->recover->webhook_redeliver(s, "m1", "ffffffffffffffffffffffffffffffff", 5800, 9000),
+                     STORE_NOT_FOUND);
+    assert_int_equal(s->recover->webhook_redeliver(s, "m2", a[0].webhook_id, 5800, 9000), STORE_NOT_FOUND);
+    assert_int_equal(s->recover->webhook_redeliver(s, "m1", a[0].webhook_id, 5800, 9000), STORE_OK);
+    assert_int_equal(s->recover->webhook_get(s, "m1", a[0].webhook_id, &one), STORE_OK);
+    assert_string_equal(one.state, "pending");
+    assert_int_equal(one.next_attempt_at, 5800);
+    assert_int_equal(one.give_up_at, 9000);
+    assert_int_equal(one.attempts, 1);
+    free(one.body);
+    assert_int_equal(s->recover->webhooks_claim(s, 5900, "d5", 500, 10, &c2, &n2), STORE_OK);
+    assert_int_equal(n2, 1);
+    assert_string_equal(c2[0].webhook_id, a[0].webhook_id);
+    rc_webhooks_free(c2, n2);
+    rc_webhooks_free(c1, n1);
+}
+
+static void recover_card_history_and_model(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    static const struct rc_case cases[] = {
+        {.customer = "c1", .invoice = "inv_1", .txn = "t1", .outcome = "insufficient_funds", .amount = 100},
+        {.customer = "c1", .invoice = "inv_2", .txn = "t2", .success = 1, .amount = 100},
+        {.customer = "c2", .invoice = "inv_3", .txn = "t3", .outcome = "insufficient_funds", .amount = 100},
+        {.pm = 1, .customer = "c1", .txn = "pm_first", .reason = "customer_updated"},
+        {.pm = 1, .customer = "c1", .txn = "pm_second", .reason = "network_updated"},
+    };
+    rc_feed(s, cases, 0, 5, 5, 1000);
+    /* Both invoices of c1 were paid with pm_c1 (rc_build names it). */
+    struct rc_txn *t = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->card_txns(s, "m1", "sandbox", "pm_c1", 0, &t, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(t[0].transaction_id, "t1");
+    assert_string_equal(t[1].transaction_id, "t2");
+    rc_txns_free(t, n);
+    assert_int_equal(s->recover->card_txns(s, "m1", "sandbox", "pm_c1", 1001, &t, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    rc_txns_free(t, n);
+    assert_int_equal(s->recover->card_txns(s, "m1", "production", "pm_c1", 0, &t, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    rc_txns_free(t, n);
+
+    char pm[RC_ID_MAX];
+    int64_t at = 0;
+    assert_int_equal(s->recover->pm_update_after(s, "m1", "sandbox", "c1", 0, pm, &at), STORE_OK);
+    assert_string_equal(pm, "pm_second");
+    assert_int_equal(at, 1004);
+    assert_int_equal(s->recover->pm_update_after(s, "m1", "sandbox", "c1", 1004, pm, &at), STORE_NOT_FOUND);
+    assert_int_equal(s->recover->pm_update_after(s, "m1", "sandbox", "c2", 0, pm, &at), STORE_NOT_FOUND);
+
+    char *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(s->recover->model_get(s, "", &blob, &len), STORE_NOT_FOUND);
+    const unsigned char bytes[] = {0x00, 0xff, 0x5c, 0x78, 0x27, 0x00, 0x01};
+    assert_int_equal(s->recover->model_put(s, "", bytes, sizeof bytes, 10), STORE_OK);
+    assert_int_equal(s->recover->model_put(s, "m1", "merchant", 8, 10), STORE_OK);
+    assert_int_equal(s->recover->model_get(s, "", &blob, &len), STORE_OK);
+    assert_int_equal(len, sizeof bytes);
+    assert_memory_equal(blob, bytes, sizeof bytes);
+    free(blob);
+    assert_int_equal(s->recover->model_put(s, "", "v2", 2, 20), STORE_OK);
+    assert_int_equal(s->recover->model_get(s, "", &blob, &len), STORE_OK);
+    assert_int_equal(len, 2);
+    assert_memory_equal(blob, "v2", 2);
+    free(blob);
+    assert_int_equal(s->recover->model_get(s, "m1", &blob, &len), STORE_OK);
+    assert_int_equal(len, 8);
+    assert_memory_equal(blob, "merchant", 8);
+    free(blob);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1622,6 +2422,13 @@ int main(void)
         T(recover_inbox_pending_order),
         T(recover_apply_and_invoice_get),
         T(recover_two_appliers_apply_each_event_once),
+        T(recover_plan_needed_marks),
+        T(recover_plan_write),
+        T(recover_retry_claims_and_attempts),
+        T(recover_requested_attempts),
+        T(recover_concurrent_claims_never_double),
+        T(recover_webhook_outbox),
+        T(recover_card_history_and_model),
         /* Last, and on PostgreSQL only: SQLite is one node's store, and
          * several processes migrating one new file at once is not a
          * supported start; its single writer orders appends itself. */
