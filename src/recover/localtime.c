@@ -434,9 +434,8 @@ static int zone_offset_min(int idx, int64_t utc_ms)
     return z->std_min + (dst ? r->save_min : 0);
 }
 
-void rc_local_time_idx(int64_t utc_ms, int zone_idx, struct rc_local *out)
+static void local_fields(int64_t utc_ms, int off, struct rc_local *out)
 {
-    int off = zone_offset_min(zone_idx, utc_ms);
     int64_t lmin = floor_div(utc_ms, MIN_MS) + off;
     int64_t days = floor_div(lmin, DAY_MIN);
     int64_t mins = lmin - days * DAY_MIN;
@@ -449,6 +448,23 @@ void rc_local_time_idx(int64_t utc_ms, int zone_idx, struct rc_local *out)
     out->month = (int)mo;
     out->year = (int)y;
     out->offset_min = off;
+}
+
+void rc_local_time_idx(int64_t utc_ms, int zone_idx, struct rc_local *out)
+{
+    local_fields(utc_ms, zone_offset_min(zone_idx, utc_ms), out);
+}
+
+void rc_local_times_idx(const int64_t *utc_ms, size_t n, int zone_idx, struct rc_local *out)
+{
+    if (!n)
+        return;
+    /* No zone changes its offset twice within 100 days, so the same offset
+     * at both ends of a shorter span holds throughout. */
+    int first = zone_offset_min(zone_idx, utc_ms[0]);
+    int same = utc_ms[n - 1] - utc_ms[0] < 100 * DAY_MIN * MIN_MS && zone_offset_min(zone_idx, utc_ms[n - 1]) == first;
+    for (size_t i = 0; i < n; i++)
+        local_fields(utc_ms[i], same ? first : zone_offset_min(zone_idx, utc_ms[i]), &out[i]);
 }
 
 void rc_local_time(int64_t utc_ms, const char *zone, struct rc_local *out)

@@ -5,6 +5,7 @@
 #ifndef RECOUP_RECOVER_LOCALTIME_H
 #define RECOUP_RECOVER_LOCALTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct rc_local {
@@ -29,5 +30,8 @@ void rc_local_time(int64_t utc_ms, const char *zone, struct rc_local *out);
  * lookup by name. */
 int rc_zone_index(const char *zone);
 void rc_local_time_idx(int64_t utc_ms, int zone_idx, struct rc_local *out);
+/* The same for n instants in ascending order, reading the zone's rules
+ * once when its offset does not change between the first and the last. */
+void rc_local_times_idx(const int64_t *utc_ms, size_t n, int zone_idx, struct rc_local *out);
 
 #endif

@@ -70,7 +70,11 @@ static double det_exp(double x)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    return ldexp(p, (int)k);
+    /* 2^k built from its bits: exact, and |k| <= 1010 stays normal. */
+    uint64_t bits = (uint64_t)(1023 + (int64_t)k) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 
 double rc_model_sigmoid(double z)
@@ -132,7 +136,6 @@ enum group {
     G_SINCE,
     G_REASON_SINCE,
     G_REASON_WDAY_BLOCK,
-    G_CLASS_HOUR,
 };
 
 #define NSTATIC 14
@@ -573,20 +576,37 @@ void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model
 {
     struct keys k;
     keys_of(f, &k);
-    uint32_t st[NSTATIC], st_next[NSTATIC], dyn[NDYN];
+    uint32_t st[NSTATIC], st_next[NSTATIC];
     static_indices(&k, k.att, st);
     static_indices(&k, attempts_bucket(f->attempts + 1), st_next);
+    /* Each time feature takes few values: weigh each value once, then a
+     * candidate is a handful of additions, however many there are. */
+    double hour_w[24], wday_w[7], mday_w[32], since_w[9], block_w[7][4];
     pthread_rwlock_rdlock(&m->lock);
     const struct scope *s = merchant_find(m, merchant_id);
     double base = logit_locked(m, s, st, NSTATIC);
     if (next_attempt_delta)
         *next_attempt_delta = logit_locked(m, s, st_next, NSTATIC) - base;
-    for (size_t i = 0; i < n; i++) {
-        dynamic_indices(&k, when[i].local_hour, when[i].local_wday, when[i].local_mday,
-                        when[i].since_first_failure_ms, dyn);
-        logits[i] = base + logit_locked(m, s, dyn, NDYN);
+    for (uint64_t h = 0; h < 24; h++)
+        hour_w[h] = weight(m, s, idx(G_HOUR, h, 0, 0)) + weight(m, s, idx(G_REASON_HOUR, k.reason, h, 0)) +
+                    weight(m, s, idx(G_FUND_HOUR, k.fund, h, 0));
+    for (uint64_t w = 0; w < 7; w++) {
+        wday_w[w] = weight(m, s, idx(G_WDAY, w, 0, 0)) + weight(m, s, idx(G_REASON_WDAY, k.reason, w, 0));
+        for (uint64_t b = 0; b < 4; b++)
+            block_w[w][b] = weight(m, s, idx(G_REASON_WDAY_BLOCK, k.reason, w, b));
     }
+    mday_w[0] = 0;
+    for (uint64_t d = 1; d <= 31; d++)
+        mday_w[d] = weight(m, s, idx(G_MDAY, d, 0, 0)) + weight(m, s, idx(G_REASON_MDAY, k.reason, d, 0));
+    for (uint64_t b = 0; b < 9; b++)
+        since_w[b] = weight(m, s, idx(G_SINCE, b, 0, 0)) + weight(m, s, idx(G_REASON_SINCE, k.reason, b, 0));
     pthread_rwlock_unlock(&m->lock);
+    for (size_t i = 0; i < n; i++) {
+        int h = clampi(when[i].local_hour, 0, 23), w = clampi(when[i].local_wday, 0, 6);
+        int d = clampi(when[i].local_mday, 1, 31);
+        logits[i] = base + hour_w[h] + wday_w[w] + mday_w[d] + since_w[since_bucket(when[i].since_first_failure_ms)] +
+                    block_w[w][h / 6];
+    }
 }
 
 static void ada_step(double *w, double *g2, double grad, double eta)
@@ -816,6 +836,64 @@ void rc_model_mark_saved(rc_model *m)
 
 /* ----------------------------------------------------- features of txns */
 
+/* Normalising a decline scans the whole mapping table (some 10 to 20 us);
+ * the planner and the learner read the same few declines again and again.
+ * A small cache per thread (no lock, nothing shared) keeps the last ones,
+ * keyed by every field the normaliser reads. */
+#define DCL_SLOTS 32
+#define DCL_KEY_MAX 600
+
+struct dcl_slot {
+    uint64_t hash;
+    size_t len;
+    char key[DCL_KEY_MAX];
+    struct rc_decline d;
+};
+
+static _Thread_local struct dcl_slot dcl_cache[DCL_SLOTS];
+
+static int dcl_key(const struct rc_txn *t, char *key, size_t *len)
+{
+    const char *parts[] = {t->psp, t->raw_response_message, t->psp_response_message, t->processor_response_code,
+                           t->response_type, t->network_status, t->success ? "1" : "0"};
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t l = strlen(parts[i]);
+        if (o + l + 1 > DCL_KEY_MAX)
+            return -1;
+        memcpy(key + o, parts[i], l);
+        o += l;
+        key[o++] = '\x1f';
+    }
+    *len = o;
+    return 0;
+}
+
+void rc_decline_of_txn_cached(const struct rc_txn *t, struct rc_decline *out)
+{
+    char key[DCL_KEY_MAX];
+    size_t len;
+    if (dcl_key(t, key, &len) != 0) {
+        rc_decline_of_txn(t, out);
+        return;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211ULL;
+    }
+    struct dcl_slot *slot = &dcl_cache[h % DCL_SLOTS];
+    if (slot->len == len && slot->hash == h && memcmp(slot->key, key, len) == 0) {
+        *out = slot->d;
+        return;
+    }
+    rc_decline_of_txn(t, out);
+    slot->hash = h;
+    slot->len = len;
+    memcpy(slot->key, key, len);
+    slot->d = *out;
+}
+
 int rc_model_zone(const struct rc_txn *shape, const char *postal_code, const char *merchant_tz)
 {
     const char *zone = shape ? rc_zone_for(shape->issuer_country, postal_code) : NULL;
@@ -868,7 +946,7 @@ void rc_model_features_for(struct rc_model_features *f, const struct rc_txn *ear
     const char *reason = "", *cls = "";
     struct rc_decline d;
     if (attempts) {
-        rc_decline_of_txn(&earlier[nearlier - 1], &d);
+        rc_decline_of_txn_cached(&earlier[nearlier - 1], &d);
         reason = d.reason;
         cls = rc_decline_class_name(d.cls);
     }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "recover/declines.h"
 #include "store/recover_store.h"
 
 /* What the model sees about one attempt. Text fields may be "" (unknown). */
@@ -82,6 +83,12 @@ void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model
                      const struct rc_model_when *when, size_t n, double *logits, double *next_attempt_delta);
 /* The chance of a log-odds value, computed the same way on every machine. */
 double rc_model_sigmoid(double logit);
+
+/* rc_decline_of_txn (declines.h) through a small per-thread cache of the
+ * latest declines read: the same answer, without rescanning the mapping
+ * table for a decline seen moments ago. A decline found in the cache is
+ * not counted again among the unknown ones. */
+void rc_decline_of_txn_cached(const struct rc_txn *t, struct rc_decline *out);
 
 /* The cardholder's zone as rc_model_features_for picks it (an index of
  * rc_zone_index; -1 reads as UTC). */

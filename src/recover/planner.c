@@ -43,6 +43,7 @@ enum mode {
 struct cand {
     int64_t at;
     double p;   /* predicted success */
+    double disc; /* what a recovery then is worth against one now */
     double q;   /* the following attempt's discounted chance, if this one fails */
     double ev;  /* expected value of attempting here */
     int allowed;
@@ -237,7 +238,7 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
         return -1;
     }
     struct rc_decline d;
-    rc_decline_of_txn(dec, &d);
+    rc_decline_of_txn_cached(dec, &d);
     set_str(out->reason, sizeof out->reason, d.reason);
     set_str(out->decline_class, sizeof out->decline_class, rc_decline_class_name(d.cls));
     const char *pm = in->payment_method_id && *in->payment_method_id ? in->payment_method_id : dec->payment_method_id;
@@ -374,12 +375,11 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
     rc_model_features_at(&f, pm_new ? "" : d.reason, pm_new ? "" : out->decline_class, attempts, first_at, shape,
                          zone, t0);
     struct rc_model_when when[MAX_CANDIDATES + 2];
-    for (size_t i = 0; i < n; i++) {
-        struct rc_local lt;
-        rc_local_time_idx(times[i], zone, &lt);
-        when[i] = (struct rc_model_when){.local_hour = lt.hour, .local_wday = lt.wday, .local_mday = lt.mday,
-                                         .since_first_failure_ms = times[i] - first_at};
-    }
+    struct rc_local lts[MAX_CANDIDATES + 2];
+    rc_local_times_idx(times, n, zone, lts);
+    for (size_t i = 0; i < n; i++)
+        when[i] = (struct rc_model_when){.local_hour = lts[i].hour, .local_wday = lts[i].wday,
+                                         .local_mday = lts[i].mday, .since_first_failure_ms = times[i] - first_at};
     double logits[MAX_CANDIDATES + 2], delta = 0;
     if (in->model) {
         rc_model_logits(in->model, in->merchant_id, &f, when, n, logits, &delta);
@@ -394,7 +394,7 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
     int more_after = in->recover_attempts + 1 < in->max_retries;
     for (size_t i = 0; i < n; i++) {
         double disc = discount(in->now, times[i]);
-        c[i] = (struct cand){.at = times[i], .p = rc_model_sigmoid(logits[i]),
+        c[i] = (struct cand){.at = times[i], .p = rc_model_sigmoid(logits[i]), .disc = disc,
                              .allowed = i < n_in && times[i] >= v.earliest_ms};
         c[i].q = rc_model_sigmoid(logits[i] + delta) * disc;
         c[i].ev = c[i].p * disc;
@@ -423,8 +423,8 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
         if (!c[i].allowed)
             continue;
         nscored++;
-        if (c[i].p * discount(in->now, c[i].at) > best_p)
-            best_p = c[i].p * discount(in->now, c[i].at);
+        if (c[i].p * c[i].disc > best_p)
+            best_p = c[i].p * c[i].disc;
         if (bi == n || c[i].ev > c[bi].ev)
             bi = i;
     }
