@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "http/client.h"
+#include "lab/simulate.h"
 
 static const char *usage_text =
     "usage: recoupctl [--admin URL] COMMAND [ARGS]\n"
@@ -43,7 +44,10 @@ static const char *usage_text =
     "                                 merchant_auth_username, merchant_auth_secret\n"
     "  recover webhook-secret MERCHANT   make a new webhook signing secret (shown once)\n"
     "  recover invoice MERCHANT INVOICE_ID [--env sandbox|production]\n"
-    "                                 an invoice with its transactions and history\n";
+    "                                 an invoice with its transactions and history\n"
+    "  simulate SCENARIO.json [--seed N] [--invoices N] [--strategies LIST] [--jobs N] [--json] [--check]\n"
+    "                                 run the strategy lab locally (no recoupd needed):\n"
+    "                                 recoup's planner against fixed schedules and an oracle\n";
 
 /* A path segment from the command line, percent-encoded. */
 static void put_segment(buf *b, const char *s)
@@ -225,6 +229,9 @@ int main(int argc, char **argv)
         fputs(usage_text, i >= argc ? stderr : stdout);
         return i >= argc ? 2 : 0;
     }
+    /* The lab runs in this process; it needs no recoupd. */
+    if (strcmp(argv[i], "simulate") == 0)
+        return lab_simulate_main(argc - i - 1, argv + i + 1);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *cmd = argv[i++];
     int nargs = argc - i;
