@@ -9,6 +9,8 @@
 
 #include "core/buf.h"
 #include "http/client.h"
+#include "cmd/ctl_listen.h"
+#include "core/timefmt.h"
 #include "lab/simulate.h"
 
 static const char *usage_text =
@@ -35,16 +37,27 @@ static const char *usage_text =
     "  disputes purge                 delete Disputes records older than the retention age now\n"
     "  clock                          show recoupd's clock\n"
     "  clock advance SECONDS          move a virtual clock forward\n"
+    "  clock advance-to TIME          move a virtual clock forward to an ISO-8601 time\n"
     "  recover show MERCHANT          Recover settings of a merchant\n"
     "  recover set MERCHANT NAME=VALUE ...\n"
     "                                 change settings: dunning_days, max_retries, timezone,\n"
     "                                 integration (psp|platform), retry_status_url, retry_results_url,\n"
     "                                 end_of_dunning_url, end_of_dunning_enabled (true|false),\n"
     "                                 merchant_auth (none|basic|api_key|signing),\n"
-    "                                 merchant_auth_username, merchant_auth_secret\n"
+    "                                 merchant_auth_username, merchant_auth_secret,\n"
+    "                                 platform_retry_url, psp_url, psp_api_key\n"
     "  recover webhook-secret MERCHANT   make a new webhook signing secret (shown once)\n"
     "  recover invoice MERCHANT INVOICE_ID [--env sandbox|production]\n"
-    "                                 an invoice with its transactions and history\n"
+    "                                 an invoice with its transactions, planner decisions,\n"
+    "                                 retries and history\n"
+    "  recover listen PORT [--secret=WEBHOOK_SECRET] [--answer=JSON]\n"
+    "                                 a stand-in merchant on 127.0.0.1:PORT: answers RetryStatus\n"
+    "                                 ({\"retry\": true} by default), prints every call and checks\n"
+    "                                 webhook signatures\n"
+    "  recover webhooks MERCHANT [--state=pending|delivered|failed] [--invoice=ID]\n"
+    "                                 the webhook delivery log, newest first (a table)\n"
+    "  recover redeliver MERCHANT WEBHOOK_ID\n"
+    "                                 send a webhook again now, with a new redelivery period\n"
     "  simulate SCENARIO.json [--seed N] [--invoices N] [--strategies LIST] [--jobs N] [--json] [--check]\n"
     "                                 run the strategy lab locally (no recoupd needed):\n"
     "                                 recoup's planner against fixed schedules and an oracle\n";
@@ -167,6 +180,92 @@ static char *settings_body(char **pairs, int n)
 
 static int usage(void);
 
+/* Moves a virtual clock to a time (as read in a next_retry_at, say). */
+static int clock_advance_to(const char *base, const char *when)
+{
+    int64_t target;
+    if (time_parse_iso8601_strict(when, &target) != 0) {
+        fprintf(stderr, "recoupctl: TIME must be an ISO-8601 time such as 2026-12-01T12:00:00Z\n");
+        return 2;
+    }
+    char url[512];
+    snprintf(url, sizeof url, "%s/admin/clock", base);
+    struct http_client_response r;
+    int ok = http_client_request("GET", url, NULL, NULL, 10000, &r) == 0 && r.status == 200;
+    cJSON *j = ok ? cJSON_Parse(r.body.data) : NULL;
+    const cJSON *now_text = cJSON_GetObjectItemCaseSensitive(j, "now");
+    int64_t now;
+    ok = cJSON_IsString(now_text) && time_parse_iso8601_strict(now_text->valuestring, &now) == 0;
+    cJSON_Delete(j);
+    http_client_response_free(&r);
+    if (!ok) {
+        fprintf(stderr, "recoupctl: cannot read recoupd's clock at %s\n", url);
+        return 3;
+    }
+    if (target <= now) {
+        fprintf(stderr, "recoupctl: the clock is already past %s\n", when);
+        return 1;
+    }
+    char b[64];
+    snprintf(b, sizeof b, "{\"seconds\":%lld}", (long long)((target - now + 999) / 1000));
+    return call(base, "POST", "/admin/clock/advance", b);
+}
+
+/* The delivery log as a table: one line per delivery, the columns an
+ * operator scans first; the full records are in the JSON answer. */
+static int webhooks_table(const char *base, const char *path)
+{
+    buf url;
+    buf_init(&url);
+    buf_puts(&url, base);
+    while (url.len > 0 && url.data[url.len - 1] == '/')
+        url.data[--url.len] = '\0';
+    buf_puts(&url, path);
+    const char *headers[] = {"Accept: application/json", NULL};
+    struct http_client_response r;
+    int rc = http_client_request("GET", buf_cstr(&url), headers, NULL, 30000, &r);
+    buf_free(&url);
+    if (rc != 0) {
+        fprintf(stderr, "recoupctl: cannot reach recoupd at %s: %s\n", base, r.error);
+        http_client_response_free(&r);
+        return 3;
+    }
+    cJSON *doc = cJSON_Parse(buf_cstr(&r.body));
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "webhooks");
+    if (r.status != 200 || !cJSON_IsArray(list)) {
+        fwrite(buf_cstr(&r.body), 1, r.body.len, stderr);
+        fprintf(stderr, "\nrecoupctl: GET %s answered %ld\n", path, r.status);
+        cJSON_Delete(doc);
+        http_client_response_free(&r);
+        return 1;
+    }
+    printf("%-32s  %-14s  %-9s  %8s  %6s  %-24s  %-24s  %s\n", "ID", "TYPE", "STATE", "ATTEMPTS", "STATUS",
+           "CREATED", "NEXT/DELIVERED", "INVOICE / LAST ERROR");
+    const cJSON *w;
+    cJSON_ArrayForEach(w, list)
+    {
+        const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "state"));
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "last_status");
+        char status[16] = "-";
+        if (cJSON_IsNumber(st))
+            snprintf(status, sizeof status, "%d", st->valueint);
+        const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+            w, state && strcmp(state, "delivered") == 0 ? "delivered_at" : "next_attempt_at"));
+        const char *inv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "invoice_id"));
+        const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "last_error"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "id"));
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "type"));
+        const char *created = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "created_at"));
+        const cJSON *attempts = cJSON_GetObjectItemCaseSensitive(w, "attempts");
+        printf("%-32s  %-14s  %-9s  %8d  %6s  %-24s  %-24s  %s%s%s\n", id ? id : "", type ? type : "",
+               state ? state : "", cJSON_IsNumber(attempts) ? attempts->valueint : 0, status, created ? created : "",
+               when ? when : "-", inv ? inv : "-", err ? " / " : "", err ? err : "");
+    }
+    cJSON_Delete(doc);
+    http_client_response_free(&r);
+    return 0;
+}
+
 static int recover_command(const char *base, char **a, int nargs, char **path, char **body)
 {
     if (strcmp(a[0], "show") == 0 && nargs == 2) {
@@ -186,6 +285,10 @@ static int recover_command(const char *base, char **a, int nargs, char **path, c
         *path = build_path("/admin/merchants/%s/recover/webhook-secret", a[1], NULL);
         return call(base, "POST", *path, "{}");
     }
+    if (strcmp(a[0], "listen") == 0 && nargs >= 2) {
+        int rc = ctl_listen(nargs - 1, a + 1);
+        return rc == 2 ? usage() : rc;
+    }
     if (strcmp(a[0], "invoice") == 0 && (nargs == 3 || nargs == 5)) {
         const char *env = "sandbox";
         if (nargs == 5) {
@@ -202,6 +305,32 @@ static int recover_command(const char *base, char **a, int nargs, char **path, c
         free(p);
         *path = buf_steal(&b, NULL);
         return call(base, "GET", *path, NULL);
+    }
+    if (strcmp(a[0], "webhooks") == 0 && nargs >= 2 && nargs <= 4) {
+        char *p = build_path("/admin/merchants/%s/recover/webhooks", a[1], NULL);
+        buf b;
+        buf_init(&b);
+        buf_puts(&b, p);
+        free(p);
+        char sep = '?';
+        for (int i = 2; i < nargs; i++) {
+            const char *name = strncmp(a[i], "--state=", 8) == 0     ? "state"
+                               : strncmp(a[i], "--invoice=", 10) == 0 ? "invoice_id"
+                                                                      : NULL;
+            if (!name) {
+                buf_free(&b);
+                return usage();
+            }
+            buf_printf(&b, "%c%s=", sep, name);
+            put_segment(&b, strchr(a[i], '=') + 1);
+            sep = '&';
+        }
+        *path = buf_steal(&b, NULL);
+        return webhooks_table(base, *path);
+    }
+    if (strcmp(a[0], "redeliver") == 0 && nargs == 3) {
+        *path = build_path("/admin/merchants/%s/recover/webhooks/%s/redeliver", a[1], a[2]);
+        return call(base, "POST", *path, "{}");
     }
     return usage();
 }
@@ -325,6 +454,8 @@ int main(int argc, char **argv)
                 snprintf(b, sizeof b, "{\"seconds\":%lld}", s);
                 rc = call(base, "POST", "/admin/clock/advance", b);
             }
+        } else if (nargs == 2 && strcmp(a[0], "advance-to") == 0) {
+            rc = clock_advance_to(base, a[1]);
         } else {
             rc = usage();
         }

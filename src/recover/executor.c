@@ -23,6 +23,7 @@
 #include "recover/declines.h"
 #include "recover/invoice_state.h"
 #include "recover/merchant_client.h"
+#include "recover/planner.h"
 #include "recover/psp.h"
 #include "recover/recover.h"
 #include "recover/retries.h"
@@ -192,19 +193,25 @@ static void charge_txn(struct rc_txn *t, const struct rc_retry *r, const struct 
     str_copy(t->origin, sizeof t->origin, "recover");
 }
 
-/* Whether dunning ends with this declined attempt, as the planner will
- * decide it: a decline no retry can follow, the last allowed attempt, or no
- * time left in the window. */
-static int last_attempt(const struct rc_txn *t, const struct rc_invoice *inv, const struct rc_settings *st,
-                        const struct rc_retry *r, int64_t now)
+/* Whether dunning ends with this declined attempt: the planner's next
+ * decision, taken now with the attempt included, so that the Retry Results
+ * webhook's dunning_complete is true exactly when no attempt follows (the
+ * invoice is then closed in the same write, with its End of Dunning). */
+static int ends_dunning(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                        const struct rc_txn *txns, size_t ntxns, const struct rc_txn *charge, int64_t now,
+                        struct rc_decision *d)
 {
-    struct rc_decline d;
-    rc_decline_of_txn(t, &d);
-    if (d.cls == RC_DCL_NEVER)
-        return 1;
-    if (r->attempt_no >= st->max_retries)
-        return 1;
-    return now + 3600 * 1000LL >= inv->dunning_started_at + st->dunning_days * 86400000LL;
+    struct rc_txn *all = malloc((ntxns + 1) * sizeof *all);
+    if (!all)
+        return 0;
+    memcpy(all, txns, ntxns * sizeof *all);
+    all[ntxns] = *charge;
+    struct rc_invoice after = *inv;
+    after.recover_attempts++;
+    int stop = recover_decide(app, st, &after, all, ntxns + 1, charge, now, d) == 0 &&
+               strcmp(d->action, RC_ACTION_STOP) == 0;
+    free(all);
+    return stop;
 }
 
 static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
@@ -326,7 +333,13 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
         o.dunning_complete = 1;
     } else {
         metrics_count("recoup_recover_retries_declined_total", 1);
-        o.dunning_complete = last_attempt(&o.txn, &inv, &st, r, now);
+        struct rc_decision d;
+        if (ends_dunning(app, &st, &inv, txns, ntxns, &o.txn, now, &d)) {
+            o.dunning_complete = 1;
+            o.close_state = d.stop_state[0] ? d.stop_state : "exhausted";
+            str_copy(o.close_reason, sizeof o.close_reason, d.explanation);
+            o.eod = 1;
+        }
     }
     finish(cx, r, &st, &inv, txns, ntxns, &o);
 out:

@@ -112,6 +112,66 @@ static const struct rc_txn *latest_failure(const struct rc_txn *txns, size_t n)
     return NULL;
 }
 
+int recover_decide(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                   const struct rc_txn *txns, size_t ntxns, const struct rc_txn *unstored, int64_t now,
+                   struct rc_decision *d)
+{
+    const struct store_recover_ops *ops = app->store->recover;
+    const struct rc_txn *failed = latest_failure(txns, ntxns);
+    if (!failed)
+        return -1;
+    struct rc_plan_input in = {
+        .merchant_id = inv->merchant_id,
+        .dunning_days = st->dunning_days,
+        .max_retries = st->max_retries,
+        .merchant_tz = st->timezone,
+        .invoice = inv,
+        .txns = txns,
+        .ntxns = ntxns,
+        .payment_method_id = failed->payment_method_id,
+        .postal_code = "",
+        .recover_attempts = inv->recover_attempts,
+        .now = now,
+        .rules = &app->network_rules,
+        .model = app->model,
+    };
+    char pm[RC_ID_MAX];
+    int64_t pm_at = 0;
+    enum store_rc rc = ops->pm_update_after(app->store, inv->merchant_id, inv->env, inv->customer_id,
+                                            failed->psp_created_at, pm, &pm_at);
+    if (rc == STORE_OK) {
+        in.has_pm_update = 1;
+        in.pm_updated_at = pm_at;
+        in.payment_method_id = pm;
+    } else if (rc != STORE_NOT_FOUND) {
+        return -1;
+    }
+    struct rc_txn *card = NULL;
+    size_t ncard = 0;
+    if (ops->card_txns(app->store, inv->merchant_id, inv->env, in.payment_method_id, now - CARD_HISTORY_MS, &card,
+                       &ncard) != STORE_OK)
+        return -1;
+    if (unstored && strcmp(unstored->payment_method_id, in.payment_method_id) == 0) {
+        struct rc_txn *more = realloc(card, (ncard + 1) * sizeof *card);
+        if (!more) {
+            rc_txns_free(card, ncard);
+            return -1;
+        }
+        card = more;
+        card[ncard] = *unstored;
+        card[ncard].raw = NULL; /* borrowed: not freed with the array */
+        ncard++;
+    }
+    in.card_txns = card;
+    in.ncard_txns = ncard;
+    rc_plan(&in, d);
+    d->decided_at = now;
+    if (!d->payment_method_id[0])
+        str_copy(d->payment_method_id, sizeof d->payment_method_id, in.payment_method_id);
+    rc_txns_free(card, ncard);
+    return 0;
+}
+
 /* Plans one invoice: 1 planned, 0 skipped (changed meanwhile), -1 store failure. */
 static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
 {
@@ -119,10 +179,10 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
     int64_t now = clock_now_ms(app->clock);
     struct rc_settings st;
     struct rc_invoice inv;
-    struct rc_txn *txns = NULL, *card = NULL;
+    struct rc_txn *txns = NULL;
     struct rc_invoice_event *events = NULL;
     struct rc_decision_row *prev = NULL;
-    size_t ntxns = 0, nevents = 0, ncard = 0, nprev = 0;
+    size_t ntxns = 0, nevents = 0, nprev = 0;
     int result = -1;
     memset(&inv, 0, sizeof inv);
     if (recover_settings_load(app, ref->merchant_id, &st) != STORE_OK)
@@ -144,41 +204,8 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
     if (!rc_state_is_open(inv.state) || !failed) {
         closed_decision(&inv, now, &d);
     } else {
-        struct rc_plan_input in = {
-            .merchant_id = inv.merchant_id,
-            .dunning_days = st.dunning_days,
-            .max_retries = st.max_retries,
-            .merchant_tz = st.timezone,
-            .invoice = &inv,
-            .txns = txns,
-            .ntxns = ntxns,
-            .payment_method_id = failed->payment_method_id,
-            .postal_code = "",
-            .recover_attempts = inv.recover_attempts,
-            .now = now,
-            .rules = &app->network_rules,
-            .model = app->model,
-        };
-        char pm[RC_ID_MAX];
-        int64_t pm_at = 0;
-        rc = ops->pm_update_after(app->store, inv.merchant_id, inv.env, inv.customer_id, failed->psp_created_at, pm,
-                                  &pm_at);
-        if (rc == STORE_OK) {
-            in.has_pm_update = 1;
-            in.pm_updated_at = pm_at;
-            in.payment_method_id = pm;
-        } else if (rc != STORE_NOT_FOUND) {
+        if (recover_decide(app, &st, &inv, txns, ntxns, NULL, now, &d) != 0)
             goto out;
-        }
-        if (ops->card_txns(app->store, inv.merchant_id, inv.env, in.payment_method_id, now - CARD_HISTORY_MS, &card,
-                           &ncard) != STORE_OK)
-            goto out;
-        in.card_txns = card;
-        in.ncard_txns = ncard;
-        rc_plan(&in, &d);
-        d.decided_at = now;
-        if (!d.payment_method_id[0])
-            str_copy(d.payment_method_id, sizeof d.payment_method_id, in.payment_method_id);
     }
     decision_row(&w.decision, &inv, &d);
     w.expect_updated_at = inv.updated_at;
@@ -220,7 +247,6 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
 out:
     free(inv.custom);
     rc_txns_free(txns, ntxns);
-    rc_txns_free(card, ncard);
     free(events);
     rc_decisions_free(prev, nprev);
     return result;

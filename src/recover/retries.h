@@ -25,6 +25,14 @@ struct app;
 /* Plans up to max marked invoices; returns how many were looked at, or -1
  * after a store failure. */
 int recover_plan_pending(struct app *app, int max);
+/* The planner's decision for an open invoice, from its transactions (oldest
+ * first) and, when given, an outcome not stored yet (an attempt being
+ * recorded). 0, or -1 after a store failure or with no failure to plan
+ * from. */
+struct rc_decision;
+int recover_decide(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                   const struct rc_txn *txns, size_t ntxns, const struct rc_txn *unstored, int64_t now,
+                   struct rc_decision *d);
 /* Teaches the model a payment event that needs no planning: a first
  * attempt that succeeded. */
 void recover_learn_event(struct app *app, const struct rc_payment_event *ev);
