@@ -35,8 +35,8 @@
 /* Learning rates and the pull of a merchant's deltas towards the global
  * model, per outcome. Chosen on synthetic data with planted patterns
  * (bench/model-compare); they are not fitted to any one merchant. */
-#define ETA_GLOBAL 0.25
-#define ETA_MERCHANT 0.25
+#define ETA_GLOBAL 0.05
+#define ETA_MERCHANT 0.05
 #define ADA_BETA 1.0
 #define MERCHANT_SHRINK 0.01
 #define LOGIT_CLAMP 30.0

@@ -207,16 +207,6 @@ static void add_alt(struct rc_decision *out, int64_t at, double p, const char *w
     set_str(a->why_not, sizeof a->why_not, why);
 }
 
-static int near_any(const struct rc_decision *out, int64_t at, int64_t chosen, int64_t span)
-{
-    if (llabs(at - chosen) < span)
-        return 1;
-    for (size_t i = 0; i < out->nalts; i++)
-        if (llabs(out->alts[i].at - at) < span)
-            return 1;
-    return 0;
-}
-
 int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
 {
     memset(out, 0, sizeof *out);
@@ -464,21 +454,31 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
     }
     if (window_binds)
         add_alt(out, c[n - 1].at, c[n - 1].p, "outside dunning window");
-    size_t order[MAX_CANDIDATES + 2], no = 0;
-    for (size_t i = 0; i < n_in; i++)
-        if (c[i].allowed && !c[i].chosen)
-            order[no++] = i;
-    for (size_t a = 0; a < no && out->nalts < RC_PLAN_MAX_ALTS; a++) {
-        size_t bj = a;
-        for (size_t b = a + 1; b < no; b++)
-            if (c[order[b]].ev > c[order[bj]].ev)
-                bj = b;
-        size_t tmp = order[a];
-        order[a] = order[bj];
-        order[bj] = tmp;
-        const struct cand *x = &c[order[a]];
-        if (near_any(out, x->at, c[bi].at, 3 * HOUR_MS))
+    /* The best candidate of each other day (days counted from t0), best
+     * days first: one pass and a short selection, so that the list costs
+     * little and says what the other days were worth. */
+    size_t day_best[MAX_CANDIDATES + 2], nd = 0;
+    int64_t chosen_day = (c[bi].at - t0) / DAY_MS, last_day = -1;
+    for (size_t i = 0; i < n_in; i++) {
+        int64_t day = (c[i].at - t0) / DAY_MS;
+        if (!c[i].allowed || day == chosen_day)
             continue;
+        if (day != last_day) {
+            day_best[nd++] = i;
+            last_day = day;
+        } else if (c[i].ev > c[day_best[nd - 1]].ev) {
+            day_best[nd - 1] = i;
+        }
+    }
+    for (size_t a = 0; a < nd && out->nalts < RC_PLAN_MAX_ALTS; a++) {
+        size_t bj = a;
+        for (size_t b = a + 1; b < nd; b++)
+            if (c[day_best[b]].ev > c[day_best[bj]].ev)
+                bj = b;
+        size_t tmp = day_best[a];
+        day_best[a] = day_best[bj];
+        day_best[bj] = tmp;
+        const struct cand *x = &c[day_best[a]];
         char why[96];
         snprintf(why, sizeof why, "lower expected value (%.3f vs %.3f)", x->ev, c[bi].ev);
         add_alt(out, x->at, x->p, why);
