@@ -229,6 +229,57 @@ static void get_weights(struct ctx *c, const cJSON *obj, const char *path, const
         *n = k;
 }
 
+static int weekday_index(const char *k)
+{
+    static const char *const days[7] = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+    for (int i = 0; i < 7; i++)
+        if (strcmp(days[i], k) == 0)
+            return i;
+    return -1;
+}
+
+static int mday_index(const char *k)
+{
+    if (strcmp(k, "last") == 0)
+        return 0;
+    int64_t d;
+    return str_to_i64(k, &d) == 0 && d >= 1 && d <= 28 ? (int)d : -1;
+}
+
+/* {"key": weight, ...} into out[index(key)]; every other entry is 0. */
+static void get_keyed_weights(struct ctx *c, const cJSON *obj, const char *path, const char *name,
+                              int (*index)(const char *), double *out, size_t n, const char *bad_key)
+{
+    const cJSON *v = member(obj, name);
+    if (!v)
+        return;
+    if (!cJSON_IsObject(v) || cJSON_GetArraySize(v) == 0) {
+        verrs_add(c->e, path, "must be a non-empty object of name: weight");
+        return;
+    }
+    double w[32] = {0}, total = 0;
+    int bad = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, v)
+    {
+        char ep[200];
+        jv_path(ep, sizeof ep, path, m->string);
+        int k = index(m->string);
+        if (k < 0 || (size_t)k >= n) {
+            verrs_add(c->e, ep, "%s", bad_key);
+            bad = 1;
+        } else if (!cJSON_IsNumber(m) || m->valuedouble < 0 || !isfinite(m->valuedouble)) {
+            verrs_add(c->e, ep, "must be a weight: a number of 0 or more");
+            bad = 1;
+        } else {
+            w[k] = m->valuedouble;
+            total += w[k];
+        }
+    }
+    if (!bad && positive_total(c, path, total))
+        memcpy(out, w, n * sizeof *out);
+}
+
 static const char *check_scheme(const char *s)
 {
     static const char *const ok[] = {"visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro",
@@ -516,6 +567,14 @@ static void set_defaults(struct lab_scenario *s)
     s->pay_cycle_weights[LAB_BIWEEKLY] = 0.37;
     s->pay_cycle_weights[LAB_SEMIMONTHLY] = 0.20;
     s->pay_cycle_weights[LAB_MONTHLY] = 0.11;
+    /* Weekly and bi-weekly wages are mostly paid on Fridays; monthly
+     * salaries cluster at the month's end, the 1st and the 25th. */
+    static const double weekdays[7] = {0, 0.05, 0.05, 0.05, 0.15, 0.70, 0};
+    memcpy(s->pay_weekday_weights, weekdays, sizeof weekdays);
+    s->pay_mday_weights[0] = 0.5;
+    s->pay_mday_weights[1] = 0.25;
+    s->pay_mday_weights[15] = 0.1;
+    s->pay_mday_weights[25] = 0.15;
     s->arrival_hours = (struct lab_range){0, 30};
     s->funds_last_days = (struct lab_range){2, 8};
     s->funds_success = 0.9;
@@ -622,7 +681,8 @@ int lab_scenario_parse(const char *json, struct lab_scenario *s, verrs *e)
 
     const cJSON *o;
     if ((o = object_at(&c, root, "", "funds", fp, sizeof fp))) {
-        static const char *const f[] = {"pay_cycles", "arrival_hours", "last_days", "success", NULL};
+        static const char *const f[] = {"pay_cycles", "pay_weekdays", "pay_month_days", "arrival_hours",
+                                        "last_days", "success", NULL};
         only_known(&c, o, "funds", f);
         const cJSON *pc = object_at(&c, o, "funds", "pay_cycles", fp, sizeof fp);
         if (pc) {
@@ -651,6 +711,10 @@ int lab_scenario_parse(const char *json, struct lab_scenario *s, verrs *e)
             if (!bad && positive_total(&c, "funds.pay_cycles", total))
                 memcpy(s->pay_cycle_weights, w, sizeof w);
         }
+        get_keyed_weights(&c, o, "funds.pay_weekdays", "pay_weekdays", weekday_index, s->pay_weekday_weights, 7,
+                          "is not a weekday (sunday .. saturday)");
+        get_keyed_weights(&c, o, "funds.pay_month_days", "pay_month_days", mday_index, s->pay_mday_weights, 29,
+                          "is not a pay day of the month (\"1\" to \"28\", or \"last\")");
         get_range(&c, o, "funds", "arrival_hours", 0, 72, &s->arrival_hours);
         get_range(&c, o, "funds", "last_days", 0.1, 31, &s->funds_last_days);
         get_number(&c, o, "funds", "success", 0, 1, &s->funds_success);

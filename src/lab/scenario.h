@@ -94,6 +94,8 @@ struct lab_scenario {
 
     /* insufficient funds */
     double pay_cycle_weights[LAB_CYCLE_COUNT];
+    double pay_weekday_weights[7]; /* weekly and bi-weekly pay days, 0 = Sunday */
+    double pay_mday_weights[29];   /* monthly pay days: 1-28, and 0 for the month's last day */
     struct lab_range arrival_hours; /* after local midnight of pay day */
     struct lab_range funds_last_days;
     double funds_success;

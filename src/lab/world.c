@@ -257,10 +257,9 @@ static void make_customer(const struct lab_world *w, int stream, uint32_t id, in
         struct pay_rule p = {0};
         p.cycle = (int)pick(u_of(w, stream, id, F_CYCLE), LAB_CYCLE_COUNT, w_double, s->pay_cycle_weights);
         c->cycle = (uint8_t)p.cycle;
-        p.weekday = 1 + (int)(u_of(w, stream, id, F_WEEKDAY) * 5) % 5; /* Monday to Friday */
+        p.weekday = (int)pick(u_of(w, stream, id, F_WEEKDAY), 7, w_double, s->pay_weekday_weights);
         p.parity = u_of(w, stream, id, F_PARITY) < 0.5;
-        double um = u_of(w, stream, id, F_MDAY);
-        p.mday = um < 0.25 ? 0 : 1 + (int)((um - 0.25) / 0.75 * 28) % 28;
+        p.mday = (int)pick(u_of(w, stream, id, F_MDAY), 29, w_double, s->pay_mday_weights);
         p.arrival_ms = (int64_t)(in_range(s->arrival_hours, u_of(w, stream, id, F_ARRIVAL)) * (double)LAB_HOUR_MS);
         p.last_ms = (int64_t)(in_range(s->funds_last_days, u_of(w, stream, id, F_LAST)) * (double)LAB_DAY_MS);
         /* Someone whose money outlasts the pay period never runs dry: the

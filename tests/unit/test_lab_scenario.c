@@ -75,7 +75,8 @@ static void test_fields_are_read(void **state)
         "{\"country\":\"GB\",\"weight\":2}],"
         "\"declines\":[{\"type\":\"generic\",\"reason\":\"generic_decline\",\"mac\":\"27\",\"weight\":2},"
         "{\"type\":\"hard\",\"reason\":\"revoked\"}],"
-        "\"funds\":{\"pay_cycles\":{\"monthly\":1}},\"generic\":{\"chances\":[0.5,0.25]},"
+        "\"funds\":{\"pay_cycles\":{\"monthly\":1},\"pay_month_days\":{\"25\":2,\"last\":1},"
+        "\"pay_weekdays\":{\"thursday\":1}},\"generic\":{\"chances\":[0.5,0.25]},"
         "\"warmup\":{\"enabled\":false},"
         "\"network_rules\":{\"schemes\":{\"visa\":{\"caps\":[{\"id\":\"visa_tiny\",\"max\":2,\"window\":\"30d\","
         "\"count\":\"reattempts\",\"per_initiator\":true}]}}}}";
@@ -95,6 +96,8 @@ static void test_fields_are_read(void **state)
     assert_string_equal(sc.declines[0].mac, "27");
     assert_string_equal(sc.declines[1].reason, "revoked");
     assert_true(sc.pay_cycle_weights[LAB_MONTHLY] == 1 && sc.pay_cycle_weights[LAB_WEEKLY] == 0);
+    assert_true(sc.pay_mday_weights[25] == 2 && sc.pay_mday_weights[0] == 1 && sc.pay_mday_weights[1] == 0);
+    assert_true(sc.pay_weekday_weights[4] == 1 && sc.pay_weekday_weights[5] == 0);
     assert_int_equal(sc.ngeneric_chances, 2);
     assert_false(sc.warmup);
     assert_string_equal(sc.rules.schemes[NR_SCHEME_VISA].caps[0].id, "visa_tiny");
@@ -131,6 +134,10 @@ static void test_errors_name_the_field(void **state)
                  "must not exceed");
     expect_error("{\"name\":\"x\",\"invoices\":10,\"funds\":{\"pay_cycles\":{\"daily\":1}}}",
                  "funds.pay_cycles.daily", "pay cycle");
+    expect_error("{\"name\":\"x\",\"invoices\":10,\"funds\":{\"pay_weekdays\":{\"friyay\":1}}}",
+                 "funds.pay_weekdays.friyay", "weekday");
+    expect_error("{\"name\":\"x\",\"invoices\":10,\"funds\":{\"pay_month_days\":{\"30\":1}}}",
+                 "funds.pay_month_days.30", "pay day of the month");
     expect_error("{\"name\":\"x\",\"invoices\":10,\"schemes\":{\"visa\":1,\"bitcoin\":1}}", "schemes.bitcoin",
                  "scheme");
     expect_error("{\"name\":\"x\",\"invoices\":10,\"psps\":{\"paypal\":1}}", "psps.paypal", "PSP");
