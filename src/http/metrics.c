@@ -27,6 +27,12 @@ static const char *const counter_names[] = {
     "recoup_recover_retry_status_unknown_total",
     "recoup_recover_retry_status_postponed_total",
     "recoup_recover_charges_unanswered_total",
+    /* where an attempt's time goes, summed over attempts (microseconds) */
+    "recoup_recover_attempt_claim_us_total",
+    "recoup_recover_attempt_load_us_total",
+    "recoup_recover_attempt_retry_status_us_total",
+    "recoup_recover_attempt_charge_us_total",
+    "recoup_recover_attempt_record_us_total",
     "recoup_recover_webhooks_delivered_total",
     "recoup_recover_webhooks_failed_total",
     "recoup_recover_webhooks_redeliveries_total",

@@ -29,6 +29,21 @@
 #include "recover/retries.h"
 #include "recover/webhooks.h"
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Adds the time since *t0 to a stage's counter and restarts *t0. */
+static void stage(const char *counter, int64_t *t0)
+{
+    int64_t t = mono_us();
+    metrics_count(counter, t - *t0);
+    *t0 = t;
+}
+
 /* A charge that got no answer is asked again soon, with the same key. */
 #define UNANSWERED_CHARGE_WAIT_MS (5LL * 60 * 1000)
 
@@ -131,7 +146,9 @@ static void finish(struct attempt_ctx *cx, const struct rc_retry *r, const struc
         .nwebhooks = nh,
         .now = now,
     };
+    int64_t t0 = mono_us();
     enum store_rc rc = failed ? STORE_ERROR : app->store->recover->attempt_write(app->store, &w);
+    stage("recoup_recover_attempt_record_us_total", &t0);
     for (size_t i = 0; i < nh; i++)
         free(hooks[i].body);
     const char *kv[] = {"component",  "recover",       "merchant", r->merchant_id, "invoice", r->invoice_id,
@@ -226,6 +243,7 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
     struct outcome o;
     memset(&o, 0, sizeof o);
     memset(&inv, 0, sizeof inv);
+    int64_t t0 = mono_us();
     if (recover_settings_load(app, r->merchant_id, &st) != STORE_OK)
         return; /* the lease runs out; tried again then */
     enum store_rc rc = ops->invoice_get(app->store, r->merchant_id, r->env, r->invoice_id, &inv, &txns, &ntxns,
@@ -240,8 +258,10 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
         goto out;
     }
 
+    stage("recoup_recover_attempt_load_us_total", &t0);
     struct rc_retry_status_answer rs;
     rc_retry_status_call(app, cx->merchant, &st, &inv, &rs);
+    stage("recoup_recover_attempt_retry_status_us_total", &t0);
     now = clock_now_ms(app->clock);
     if (rs.status == RC_RS_CANCELLED || rs.status == RC_RS_UNKNOWN) {
         o.retry_state = "cancelled";
@@ -310,7 +330,9 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
         .timeout_ms = app->retry.psp_timeout_ms,
     };
     struct rc_psp_result res;
+    t0 = mono_us();
     rc_psp_recoup.charge(cx->psp, &charge, &res);
+    stage("recoup_recover_attempt_charge_us_total", &t0);
     free(key);
     now = clock_now_ms(app->clock);
     if (!res.answered) {
@@ -402,9 +424,12 @@ static void *scheduler_main(void *arg)
         if (room > 0) {
             struct rc_retry *claimed = NULL;
             int64_t now = clock_now_ms(app->clock);
+            int64_t t0 = mono_us();
             if (app->store->recover->retries_claim(app->store, now, ex->owner, lease_ms, room, &claimed, &got) !=
                 STORE_OK)
                 got = 0;
+            if (got)
+                stage("recoup_recover_attempt_claim_us_total", &t0);
             pthread_mutex_lock(&ex->mu);
             for (size_t i = 0; i < got; i++) {
                 ex->queue[(ex->qhead + ex->qlen) % ex->qcap] = claimed[i];
