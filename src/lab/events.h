@@ -21,6 +21,7 @@
 /* One distinct PSP outcome, as the parser read it and the normaliser
  * classified it. */
 struct lab_outcome {
+    char psp[24];
     char raw[RC_ID_MAX];
     char psp_message[RC_ID_MAX];
     char code[64];

@@ -129,11 +129,15 @@ static struct ev pop(struct run *r)
 
 /* -------------------------------------------------------------- ingestion */
 
-static int intern_outcome(struct run *r, const struct rc_txn *t, const struct rc_decline *d)
+/* The outcome's index in the run's table of distinct outcomes; a new one
+ * is normalised and added. The normaliser is a pure function of these
+ * fields, so each distinct outcome is normalised once here (the state
+ * machine still normalises every event itself). */
+static int intern_outcome(struct run *r, const struct rc_txn *t)
 {
     for (size_t i = 0; i < r->noutcomes; i++) {
         const struct lab_outcome *o = &r->outcomes[i];
-        if (o->success == t->success && strcmp(o->raw, t->raw_response_message) == 0 &&
+        if (o->success == t->success && strcmp(o->psp, t->psp) == 0 && strcmp(o->raw, t->raw_response_message) == 0 &&
             strcmp(o->psp_message, t->psp_response_message) == 0 && strcmp(o->code, t->processor_response_code) == 0 &&
             strcmp(o->network_status, t->network_status) == 0 && strcmp(o->response_type, t->response_type) == 0)
             return (int)i;
@@ -155,8 +159,9 @@ static int intern_outcome(struct run *r, const struct rc_txn *t, const struct rc
     str_copy(o->code, sizeof o->code, t->processor_response_code);
     str_copy(o->network_status, sizeof o->network_status, t->network_status);
     str_copy(o->response_type, sizeof o->response_type, t->response_type);
+    str_copy(o->psp, sizeof o->psp, t->psp);
     o->success = t->success;
-    o->decline = *d;
+    rc_decline_of_txn(t, &o->decline);
     return (int)r->noutcomes++;
 }
 
@@ -248,9 +253,7 @@ static int ingest(struct run *r, size_t i, const struct lab_attempt *a, const ch
     cJSON_Delete(root);
     struct rc_txn *t = &ev.txns[0];
     t->is_new = 1;
-    struct rc_decline d;
-    rc_decline_of_txn(t, &d);
-    int oi = intern_outcome(r, t, &d);
+    int oi = intern_outcome(r, t);
     if (oi < 0 || v->natt >= r->per_inv) {
         snprintf(r->error, sizeof r->error, "out of memory for outcomes or attempts");
         rc_payment_event_free(&ev);
