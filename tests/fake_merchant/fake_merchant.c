@@ -18,7 +18,8 @@
  *   PUT /_control/webhooks            {"status":500,"delay_ms":0}
  *   PUT /_control/platform            {"status":202}
  *   PUT /_control/psp                 {"hold_ms":5000}
- *   PUT /_control/config              {"auth":"basic:u:p","webhook_secret":"..."}
+ *   PUT /_control/config              {"auth":"basic:u:p","webhook_secret":"...",
+ *                                      "psp_upstream":"http://127.0.0.1:PORT"}
  *   GET /_control/log, DELETE /_control/log
  *
  * Signed calls to the merchant (auth signing:SECRET) carry X-Recoup-Timestamp
@@ -508,6 +509,9 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
         } else if (strcmp(path, "/_control/config") == 0) {
             const cJSON *a = cJSON_GetObjectItemCaseSensitive(body, "auth");
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "webhook_secret");
+            const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, "psp_upstream");
+            if (cJSON_IsString(u))
+                snprintf(psp_upstream, sizeof psp_upstream, "%s", u->valuestring);
             if (cJSON_IsString(a))
                 snprintf(auth_spec, sizeof auth_spec, "%s", a->valuestring);
             if (cJSON_IsString(s))
