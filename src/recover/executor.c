@@ -176,7 +176,8 @@ static void postpone(struct outcome *o, const struct rc_invoice *inv, const stru
     if (now + wait_ms >= window_end) {
         o->retry_state = "cancelled";
         o->close_state = "exhausted";
-        snprintf(o->close_reason, sizeof o->close_reason, "the dunning window ended while waiting: %s", why);
+        /* The reason is bounded so that the prefix always fits. */
+        snprintf(o->close_reason, sizeof o->close_reason, "the dunning window ended while waiting: %.200s", why);
         o->eod = 1;
     } else {
         o->retry_state = "planned";
