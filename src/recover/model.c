@@ -136,10 +136,12 @@ enum group {
     G_SINCE,
     G_REASON_SINCE,
     G_REASON_WDAY_BLOCK,
+    G_REASON_SINCE_LAST,
+    G_CLASS_SINCE_LAST,
 };
 
 #define NSTATIC 14
-#define NDYN 10
+#define NDYN 12
 #define NFEAT (NSTATIC + NDYN)
 
 static uint32_t idx(enum group g, uint64_t a, uint64_t b, uint64_t c)
@@ -221,7 +223,19 @@ static void static_indices(const struct keys *k, int att_bucket, uint32_t *out)
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, int64_t since, uint32_t *out)
+/* Since the latest failure: a retry hours after a failed one meets the
+ * same empty account or the same limit. */
+static int since_last_bucket(int64_t ms)
+{
+    static const int64_t edges[] = {HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS, 4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS};
+    int b = 0;
+    while (b < 7 && ms >= edges[b])
+        b++;
+    return b;
+}
+
+static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, int64_t since, int64_t since_last,
+                            uint32_t *out)
 {
     uint64_t h = (uint64_t)clampi(hour, 0, 23), w = (uint64_t)clampi(wday, 0, 6), d = (uint64_t)clampi(mday, 1, 31);
     uint64_t s = (uint64_t)since_bucket(since);
@@ -235,6 +249,9 @@ static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, 
     out[7] = idx(G_SINCE, s, 0, 0);
     out[8] = idx(G_REASON_SINCE, k->reason, s, 0);
     out[9] = idx(G_REASON_WDAY_BLOCK, k->reason, w, h / 6);
+    uint64_t sl = (uint64_t)since_last_bucket(since_last);
+    out[10] = idx(G_REASON_SINCE_LAST, k->reason, sl, 0);
+    out[11] = idx(G_CLASS_SINCE_LAST, k->cls, sl, 0);
 }
 
 static void all_indices(const struct rc_model_features *f, uint32_t *out)
@@ -242,7 +259,8 @@ static void all_indices(const struct rc_model_features *f, uint32_t *out)
     struct keys k;
     keys_of(f, &k);
     static_indices(&k, k.att, out);
-    dynamic_indices(&k, f->local_hour, f->local_wday, f->local_mday, f->since_first_failure_ms, out + NSTATIC);
+    dynamic_indices(&k, f->local_hour, f->local_wday, f->local_mday, f->since_first_failure_ms,
+                    f->since_last_failure_ms, out + NSTATIC);
 }
 
 /* ------------------------------------------------------------- the prior */
@@ -348,6 +366,12 @@ static void write_prior(double *w)
     static const double insf_since[9] = {-1.0, -0.5, -0.15, 0, 0, 0, 0, -0.1, -0.2};
     for (uint64_t s = 0; s < 9; s++)
         prior_add(w, idx(G_REASON_SINCE, insf, s, 0), insf_since[s]);
+    /* Hours after a failed retry the account is as it was. */
+    static const double soon_again[8] = {-0.5, -0.4, -0.2, 0, 0, 0, 0, 0};
+    static const char *const soon_cls[] = {"later", "customer_action"};
+    for (size_t i = 0; i < 2; i++)
+        for (uint64_t b = 0; b < 8; b++)
+            prior_add(w, idx(G_CLASS_SINCE_LAST, fnv(soon_cls[i]), b, 0), soon_again[b]);
     /* Velocity limits reset after a day, some at local midnight. */
     uint64_t wl = fnv("withdrawal_limit");
     static const double wl_since[9] = {-2.0, -1.6, -1.0, 0.4, 0.3, 0.2, 0.1, 0, -0.2};
@@ -581,7 +605,7 @@ void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model
     static_indices(&k, attempts_bucket(f->attempts + 1), st_next);
     /* Each time feature takes few values: weigh each value once, then a
      * candidate is a handful of additions, however many there are. */
-    double hour_w[24], wday_w[7], mday_w[32], since_w[9], block_w[7][4];
+    double hour_w[24], wday_w[7], mday_w[32], since_w[9], block_w[7][4], last_w[8];
     pthread_rwlock_rdlock(&m->lock);
     const struct scope *s = merchant_find(m, merchant_id);
     double base = logit_locked(m, s, st, NSTATIC);
@@ -600,12 +624,15 @@ void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model
         mday_w[d] = weight(m, s, idx(G_MDAY, d, 0, 0)) + weight(m, s, idx(G_REASON_MDAY, k.reason, d, 0));
     for (uint64_t b = 0; b < 9; b++)
         since_w[b] = weight(m, s, idx(G_SINCE, b, 0, 0)) + weight(m, s, idx(G_REASON_SINCE, k.reason, b, 0));
+    for (uint64_t b = 0; b < 8; b++)
+        last_w[b] = weight(m, s, idx(G_REASON_SINCE_LAST, k.reason, b, 0)) +
+                    weight(m, s, idx(G_CLASS_SINCE_LAST, k.cls, b, 0));
     pthread_rwlock_unlock(&m->lock);
     for (size_t i = 0; i < n; i++) {
         int h = clampi(when[i].local_hour, 0, 23), w = clampi(when[i].local_wday, 0, 6);
         int d = clampi(when[i].local_mday, 1, 31);
         logits[i] = base + hour_w[h] + wday_w[w] + mday_w[d] + since_w[since_bucket(when[i].since_first_failure_ms)] +
-                    block_w[w][h / 6];
+                    block_w[w][h / 6] + last_w[since_last_bucket(when[i].since_last_failure_ms)];
     }
 }
 
@@ -904,7 +931,8 @@ int rc_model_zone(const struct rc_txn *shape, const char *postal_code, const cha
 }
 
 void rc_model_features_at(struct rc_model_features *f, const char *reason, const char *decline_class, int attempts,
-                          int64_t first_failure_at, const struct rc_txn *shape, int zone_idx, int64_t at_ms)
+                          int64_t first_failure_at, int64_t last_failure_at, const struct rc_txn *shape,
+                          int zone_idx, int64_t at_ms)
 {
     memset(f, 0, sizeof *f);
     f->reason = reason ? reason : "";
@@ -917,6 +945,7 @@ void rc_model_features_at(struct rc_model_features *f, const char *reason, const
     f->amount_minor = shape ? shape->amount : 0;
     f->attempts = attempts;
     f->since_first_failure_ms = first_failure_at > 0 && at_ms > first_failure_at ? at_ms - first_failure_at : 0;
+    f->since_last_failure_ms = last_failure_at > 0 && at_ms > last_failure_at ? at_ms - last_failure_at : 0;
     struct rc_local lt;
     rc_local_time_idx(at_ms, zone_idx, &lt);
     f->local_hour = lt.hour;
@@ -950,6 +979,6 @@ void rc_model_features_for(struct rc_model_features *f, const struct rc_txn *ear
         reason = d.reason;
         cls = rc_decline_class_name(d.cls);
     }
-    rc_model_features_at(f, reason, cls, attempts, first, shape, rc_model_zone(shape, postal_code, merchant_tz),
-                         at_ms);
+    rc_model_features_at(f, reason, cls, attempts, first, attempts ? earlier[nearlier - 1].psp_created_at : 0, shape,
+                         rc_model_zone(shape, postal_code, merchant_tz), at_ms);
 }

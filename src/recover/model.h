@@ -33,6 +33,7 @@ struct rc_model_features {
     int local_hour;                 /* cardholder's local time of the attempt: 0-23 */
     int local_wday;                 /* 0 = Sunday .. 6 */
     int local_mday;                 /* 1-31 */
+    int64_t since_last_failure_ms;  /* since the latest failed attempt; 0 for a first attempt */
 };
 
 typedef struct rc_model rc_model;
@@ -74,6 +75,7 @@ struct rc_model_when {
     int local_wday;
     int local_mday;
     int64_t since_first_failure_ms;
+    int64_t since_last_failure_ms;
 };
 
 /* The log-odds rc_model_predict would give for f at each of n times, in
@@ -95,8 +97,9 @@ void rc_decline_of_txn_cached(const struct rc_txn *t, struct rc_decline *out);
 int rc_model_zone(const struct rc_txn *shape, const char *postal_code, const char *merchant_tz);
 /* rc_model_features_for with the history already read: the latest
  * decline's reason and class ("" for a first attempt), the failed attempts
- * before this one, and the first failure's time (0 when none). */
+ * before this one, and the first and latest failures' times (0 when none). */
 void rc_model_features_at(struct rc_model_features *f, const char *reason, const char *decline_class, int attempts,
-                          int64_t first_failure_at, const struct rc_txn *shape, int zone_idx, int64_t at_ms);
+                          int64_t first_failure_at, int64_t last_failure_at, const struct rc_txn *shape,
+                          int zone_idx, int64_t at_ms);
 
 #endif

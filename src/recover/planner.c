@@ -362,14 +362,15 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
     int attempts = (int)(in->ntxns - first_fail);
     int64_t first_at = in->txns[first_fail].psp_created_at;
     struct rc_model_features f;
-    rc_model_features_at(&f, pm_new ? "" : d.reason, pm_new ? "" : out->decline_class, attempts, first_at, shape,
-                         zone, t0);
+    rc_model_features_at(&f, pm_new ? "" : d.reason, pm_new ? "" : out->decline_class, attempts, first_at,
+                         dec->psp_created_at, shape, zone, t0);
     struct rc_model_when when[MAX_CANDIDATES + 2];
     struct rc_local lts[MAX_CANDIDATES + 2];
     rc_local_times_idx(times, n, zone, lts);
     for (size_t i = 0; i < n; i++)
         when[i] = (struct rc_model_when){.local_hour = lts[i].hour, .local_wday = lts[i].wday,
-                                         .local_mday = lts[i].mday, .since_first_failure_ms = times[i] - first_at};
+                                         .local_mday = lts[i].mday, .since_first_failure_ms = times[i] - first_at,
+                                         .since_last_failure_ms = times[i] - dec->psp_created_at};
     double logits[MAX_CANDIDATES + 2], delta = 0;
     if (in->model) {
         rc_model_logits(in->model, in->merchant_id, &f, when, n, logits, &delta);

@@ -280,7 +280,7 @@ static void test_logits_match_predict(void **state)
     struct rc_model_when when[30];
     for (int i = 0; i < 30; i++)
         when[i] = (struct rc_model_when){.local_hour = (i * 5) % 24, .local_wday = i % 7, .local_mday = 1 + i,
-                                         .since_first_failure_ms = i * 7 * HOUR};
+                                         .since_first_failure_ms = i * 7 * HOUR, .since_last_failure_ms = i * 3 * HOUR};
     double z[30], delta;
     rc_model_logits(m, "m1", &f, when, 30, z, &delta);
     for (int i = 0; i < 30; i++) {
@@ -289,6 +289,7 @@ static void test_logits_match_predict(void **state)
         g.local_wday = when[i].local_wday;
         g.local_mday = when[i].local_mday;
         g.since_first_failure_ms = when[i].since_first_failure_ms;
+        g.since_last_failure_ms = when[i].since_last_failure_ms;
         double p = rc_model_predict(m, "m1", &g);
         assert_true(p - rc_model_sigmoid(z[i]) < 1e-12 && rc_model_sigmoid(z[i]) - p < 1e-12);
         g.attempts++;
@@ -332,6 +333,7 @@ static void test_features_from_transactions(void **state)
     assert_string_equal(f.decline_class, "later");
     assert_int_equal(f.attempts, 2);
     assert_true(f.since_first_failure_ms == 3 * DAY + 2 * HOUR);
+    assert_true(f.since_last_failure_ms == 2 * DAY + 2 * HOUR);
     assert_string_equal(f.scheme, "visa");
     assert_string_equal(f.funding_source, "credit");
     assert_string_equal(f.issuer_country, "US");
@@ -351,6 +353,7 @@ static void test_features_from_transactions(void **state)
     assert_string_equal(f.reason, "");
     assert_int_equal(f.attempts, 0);
     assert_true(f.since_first_failure_ms == 0);
+    assert_true(f.since_last_failure_ms == 0);
     assert_int_equal(f.local_hour, 14);
     /* After a success only the failures after it count. */
     rc_model_features_for(&f, h, 1, &shape, "", "", at);
