@@ -242,6 +242,8 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
     struct rc_invoice_event *events = NULL;
     size_t ntxns = 0, nevents = 0;
     struct outcome o;
+    /* At function scope: o.close_state may point into it until finish(). */
+    struct rc_decision d;
     memset(&o, 0, sizeof o);
     memset(&inv, 0, sizeof inv);
     int64_t t0 = mono_us();
@@ -356,7 +358,6 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
         o.dunning_complete = 1;
     } else {
         metrics_count("recoup_recover_retries_declined_total", 1);
-        struct rc_decision d;
         if (ends_dunning(app, &st, &inv, txns, ntxns, &o.txn, now, &d)) {
             o.dunning_complete = 1;
             o.close_state = d.stop_state[0] ? d.stop_state : "exhausted";
