@@ -463,12 +463,13 @@ static void insufficient_funds_recovered_on_second_retry(void **state)
     free(pay);
 }
 
-/* RetryStatus says the customer cancelled: no charge, the invoice is
- * cancelled and dunning ends. */
+/* RetryStatus (signed with the merchant's secret) says the customer
+ * cancelled: no charge, the invoice is cancelled and dunning ends. */
 static void customer_cancelled(void **state)
 {
     (void)state;
-    configure(NULL);
+    configure("\"merchant_auth\":\"signing\",\"merchant_auth_secret\":\"merchant-signing-key\"");
+    fm_control(&fm, "/_control/config", "{\"auth\":\"signing:merchant-signing-key\"}");
     fm_script_retry(&fm, "e2e-cancel",
                     "[{\"status\":200,\"body\":{\"retry\":false,\"reason\":\"User Cancellation\"}}]");
     char *pm = tokenise("4000000000009995");
@@ -483,6 +484,7 @@ static void customer_cancelled(void **state)
     cJSON *log = wait_delivered("end_of_dunning", "e2e-cancel", 1);
     check_signed(log);
     LOG_CHECK(log, fm_count(log, "retry_status", "e2e-cancel") >= 1);
+    LOG_CHECK(log, jtrue(fm_nth(log, "retry_status", "e2e-cancel", 0), "auth_ok"));
     LOG_CHECK(log, fm_delivered_events(log, "end_of_dunning", "e2e-cancel") == 1);
     LOG_CHECK(log, jfalse(entry_body(accepted(log, "end_of_dunning", "e2e-cancel", 0)), "recovered"));
     LOG_CHECK(log, fm_count(log, "retry_result", "e2e-cancel") == 0);
@@ -545,6 +547,15 @@ static void merchant_down_two_days(void **state)
     const cJSON *a = fm_nth(log, "end_of_dunning", "e2e-down", 0), *b = fm_nth(log, "end_of_dunning", "e2e-down", 1);
     LOG_CHECK(log, a && b && strcmp(js(a, "dedup_id"), js(b, "dedup_id")) == 0);
     LOG_CHECK(log, a && b && strcmp(js(a, "raw_body"), js(b, "raw_body")) == 0);
+    /* Redelivered every 12 h, not more often: the expiration each delivery
+     * carries is its virtual send time plus a constant. */
+    for (int i = 1; i < fm_count(log, "end_of_dunning", "e2e-down"); i++) {
+        const cJSON *p0 = fm_nth(log, "end_of_dunning", "e2e-down", i - 1);
+        const cJSON *p1 = fm_nth(log, "end_of_dunning", "e2e-down", i);
+        long long t0 = strtoll(js(jobj(p0, "headers"), "X-Butter-Webhook-Expiration"), NULL, 10);
+        long long t1 = strtoll(js(jobj(p1, "headers"), "X-Butter-Webhook-Expiration"), NULL, 10);
+        LOG_CHECK(log, t1 - t0 >= 12 * 3600 - 60);
+    }
     int failed_before = fm_count(log, NULL, "e2e-down");
     cJSON_Delete(log);
 
@@ -859,6 +870,10 @@ static void crash_in_the_middle_of_an_attempt(void **state)
     r = drive("e2e-crash", "recovered", 40);
     WANT_STATE(r, "recovered");
     CHECK(r, jnum(r->json, "recover_attempts") == 2);
+    const cJSON *x, *second = NULL;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(r->json, "retries")) if (jnum(x, "attempt_no") == 2) second = x;
+    /* The charge's idempotency key is the attempt's id. */
+    CHECK(r, second && strcmp(js(second, "attempt_id"), idem) == 0);
     hres_free(r);
     struct gw_count g = gateway_payments(pm);
     assert_int_equal(g.total, 3);
