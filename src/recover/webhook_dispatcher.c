@@ -25,7 +25,7 @@
 /* How often the outbox is looked at without a kick: deliveries written by
  * other nodes, and redeliveries that came due. */
 #define IDLE_WAIT_MS 1000
-#define RECORDERS_MAX 32
+#define RECORDERS_MAX 128
 #define SECRETS_CACHED 16
 
 struct delivery {
@@ -49,7 +49,7 @@ struct webhook_dispatcher {
     char owner[64];
     int64_t retry_interval_ms, retry_for_ms, expiry_s, lease_ms;
     long connect_timeout_ms, timeout_ms;
-    size_t nslots;
+    size_t nslots, claim_min;
     struct delivery *slots;
     CURLM *multi;
     size_t inflight;
@@ -90,9 +90,10 @@ static void give_slot(struct webhook_dispatcher *d, struct delivery *s)
     s->next = d->free_list;
     d->free_list = s;
     d->nfree++;
+    int enough = d->nfree >= d->claim_min;
     pthread_mutex_unlock(&d->mu);
-    /* The sender may be waiting for a slot to claim more. */
-    if (atomic_exchange(&d->starved, 0))
+    /* The sender may be waiting for free slots to claim more. */
+    if (enough && atomic_exchange(&d->starved, 0))
         curl_multi_wakeup(d->multi);
 }
 
@@ -335,11 +336,15 @@ static size_t claim_and_send(struct webhook_dispatcher *d, int *full)
     pthread_mutex_lock(&d->mu);
     size_t nfree = d->nfree;
     pthread_mutex_unlock(&d->mu);
-    *full = 0;
-    if (nfree == 0) {
+    /* Each claim is a durable write during which nothing is sent, so
+     * while deliveries are in flight or being recorded it waits for enough
+     * free slots to make the write worth it. */
+    if (nfree == 0 || (nfree < d->nslots && nfree < d->claim_min)) {
         atomic_store(&d->starved, 1);
+        *full = 1; /* not looked: more may be due */
         return 0;
     }
+    *full = 0;
     int max = nfree < CLAIM_MAX ? (int)nfree : CLAIM_MAX;
     struct rc_webhook *got = NULL;
     size_t n = 0;
@@ -486,6 +491,7 @@ int webhook_dispatcher_start(struct app *app)
      * within it; after a crash the deliveries are taken over once it passes. */
     d->lease_ms = 60000 + 2 * (int64_t)d->timeout_ms;
     d->nslots = (size_t)app->webhooks.concurrency;
+    d->claim_min = d->nslots / 2 > CLAIM_MAX ? CLAIM_MAX : d->nslots / 2 ? d->nslots / 2 : 1;
     d->slots = calloc(d->nslots, sizeof *d->slots);
     d->multi = curl_multi_init();
     if (!d->slots || !d->multi) {
