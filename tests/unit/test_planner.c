@@ -476,6 +476,38 @@ static void test_follows_learned_pattern(void **state)
     rc_model_free(m);
 }
 
+/* A merchant whose retries within a day of a failed one never succeed:
+ * the next retry after a failure waits a day. */
+static void test_spacing_learned_after_failure(void **state)
+{
+    (void)state;
+    rc_model *m = rc_model_new();
+    uint64_t s = 5;
+    for (int i = 0; i < 30000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(s >> 33);
+        int64_t since_last = (int64_t)(r % (72 * 60)) * MIN;
+        struct rc_model_features f = {.reason = "insufficient_funds", .decline_class = "later", .scheme = "visa",
+                                      .funding_source = "debit", .issuer_country = "US", .acquirer_country = "US",
+                                      .currency = "USD", .amount_minor = 2999, .attempts = 2,
+                                      .since_first_failure_ms = since_last + (int64_t)((r >> 5) % 240) * HOUR,
+                                      .since_last_failure_ms = since_last, .local_hour = 8 + (int)((r >> 12) % 12),
+                                      .local_wday = (int)((r >> 16) % 7), .local_mday = 1 + (int)((r >> 19) % 28)};
+        rc_model_learn(m, "m1", &f, since_last >= DAY && (r >> 24) % 10 < 4);
+    }
+    for (int64_t t = T0 + 2 * DAY; t < T0 + 9 * DAY; t += 13 * HOUR) {
+        struct inv v;
+        setup(&v, "visa", "insufficient_funds", "51", t - 2 * DAY, t);
+        add_attempt(&v, t, "insufficient_funds", "51", "recover");
+        v.in.now = t + MIN;
+        struct rc_decision d = plan(&v, m);
+        assert_retry_in_window(&v, &d);
+        if (d.planned_at < t + DAY)
+            fail_msg("retried %.1f h after a failure: %s", (double)(d.planned_at - t) / HOUR, d.explanation);
+    }
+    rc_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_no_failure_to_plan_from),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_follows_learned_pattern),
+        cmocka_unit_test(test_spacing_learned_after_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
