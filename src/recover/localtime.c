@@ -144,7 +144,14 @@ static const struct zone zones[] = {
     {"Africa/Lusaka", 120, R_NONE}, {"Africa/Harare", 120, R_NONE}, {"Africa/Maputo", 120, R_NONE},
     {"Africa/Windhoek", 120, R_NONE}, {"Africa/Gaborone", 120, R_NONE}, {"Africa/Luanda", 60, R_NONE},
     {"Africa/Kinshasa", 60, R_NONE}, {"Africa/Douala", 60, R_NONE}, {"Africa/Khartoum", 120, R_NONE},
-    {"Indian/Mauritius", 240, R_NONE}, {"Indian/Reunion", 240, R_NONE},
+    {"Indian/Mauritius", 240, R_NONE}, {"Indian/Reunion", 240, R_NONE}, {"Atlantic/Cape_Verde", -60, R_NONE},
+    /* More of Asia, the Pacific and the Atlantic */
+    {"Asia/Thimphu", 360, R_NONE}, {"Asia/Dili", 540, R_NONE}, {"Asia/Pyongyang", 540, R_NONE},
+    {"Asia/Dushanbe", 300, R_NONE}, {"Asia/Ashgabat", 300, R_NONE}, {"Pacific/Apia", 780, R_NONE},
+    {"Pacific/Tongatapu", 780, R_NONE}, {"Pacific/Efate", 660, R_NONE}, {"Pacific/Guadalcanal", 660, R_NONE},
+    {"Pacific/Tarawa", 720, R_NONE}, {"Pacific/Palau", 540, R_NONE}, {"Pacific/Rarotonga", -600, R_NONE},
+    {"Pacific/Niue", -660, R_NONE}, {"Pacific/Pago_Pago", -660, R_NONE}, {"Pacific/Norfolk", 660, R_AU},
+    {"America/Grand_Turk", -300, R_US}, {"America/Miquelon", -180, R_US}, {"Atlantic/Stanley", -180, R_NONE},
 };
 
 #define NZONES (sizeof zones / sizeof zones[0])
@@ -202,7 +209,26 @@ static const struct {
     {"UG", "Africa/Kampala"}, {"TZ", "Africa/Dar_es_Salaam"}, {"RW", "Africa/Kigali"}, {"ZM", "Africa/Lusaka"},
     {"ZW", "Africa/Harare"}, {"MZ", "Africa/Maputo"}, {"NA", "Africa/Windhoek"}, {"BW", "Africa/Gaborone"},
     {"AO", "Africa/Luanda"}, {"CD", "Africa/Kinshasa"}, {"CM", "Africa/Douala"}, {"SD", "Africa/Khartoum"},
-    {"MU", "Indian/Mauritius"}, {"RE", "Indian/Reunion"},
+    {"MU", "Indian/Mauritius"}, {"RE", "Indian/Reunion"}, {"CV", "Atlantic/Cape_Verde"},
+    /* Countries on the same clock as a zone above (the IANA database links
+     * most of them to it too). */
+    {"ML", "Africa/Abidjan"}, {"BF", "Africa/Abidjan"}, {"GN", "Africa/Abidjan"}, {"SL", "Africa/Abidjan"},
+    {"LR", "Africa/Abidjan"}, {"GM", "Africa/Abidjan"}, {"GW", "Africa/Abidjan"}, {"MR", "Africa/Abidjan"},
+    {"TG", "Africa/Abidjan"}, {"ST", "Africa/Abidjan"}, {"SH", "Africa/Abidjan"}, {"BJ", "Africa/Lagos"},
+    {"NE", "Africa/Lagos"}, {"TD", "Africa/Lagos"}, {"CF", "Africa/Lagos"}, {"CG", "Africa/Lagos"},
+    {"GA", "Africa/Lagos"}, {"GQ", "Africa/Lagos"}, {"MW", "Africa/Maputo"}, {"LS", "Africa/Johannesburg"},
+    {"SZ", "Africa/Johannesburg"}, {"BI", "Africa/Maputo"}, {"SS", "Africa/Maputo"}, {"ER", "Africa/Nairobi"},
+    {"DJ", "Africa/Nairobi"}, {"SO", "Africa/Nairobi"}, {"MG", "Africa/Nairobi"}, {"KM", "Africa/Nairobi"},
+    {"YT", "Africa/Nairobi"}, {"SC", "Indian/Mauritius"}, {"EH", "Africa/Casablanca"}, {"YE", "Asia/Riyadh"},
+    {"BT", "Asia/Thimphu"}, {"TL", "Asia/Dili"}, {"KP", "Asia/Pyongyang"}, {"TJ", "Asia/Dushanbe"},
+    {"TM", "Asia/Ashgabat"}, {"WS", "Pacific/Apia"}, {"TO", "Pacific/Tongatapu"}, {"VU", "Pacific/Efate"},
+    {"SB", "Pacific/Guadalcanal"}, {"FM", "Pacific/Guadalcanal"}, {"KI", "Pacific/Tarawa"},
+    {"MH", "Pacific/Tarawa"}, {"NR", "Pacific/Tarawa"}, {"TV", "Pacific/Tarawa"}, {"WF", "Pacific/Tarawa"},
+    {"PW", "Pacific/Palau"}, {"CK", "Pacific/Rarotonga"}, {"NU", "Pacific/Niue"}, {"AS", "Pacific/Pago_Pago"},
+    {"NF", "Pacific/Norfolk"}, {"CX", "Asia/Bangkok"}, {"CC", "Asia/Yangon"}, {"AI", "America/Puerto_Rico"},
+    {"VG", "America/Puerto_Rico"}, {"MS", "America/Puerto_Rico"}, {"BQ", "America/Puerto_Rico"},
+    {"SX", "America/Puerto_Rico"}, {"MF", "America/Puerto_Rico"}, {"BL", "America/Puerto_Rico"},
+    {"TC", "America/Grand_Turk"}, {"PM", "America/Miquelon"}, {"FK", "Atlantic/Stanley"},
 };
 
 /* A range of leading postal-code digits (as a number of prefix_len digits). */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "core/countries.h"
 #include "core/timefmt.h"
 #include "recover/localtime.h"
 
@@ -51,6 +52,29 @@ static void test_zone_by_country(void **state)
         assert_non_null(z);
         assert_true(rc_zone_known(z));
     }
+    /* Every assigned code with people living there has a zone; only
+     * uninhabited territories and Antarctica have none. */
+    static const char *const none[] = {"AQ", "BV", "HM", "GS", "TF", "UM", "IO", "PN", "TK", NULL};
+    for (char a = 'A'; a <= 'Z'; a++)
+        for (char b = 'A'; b <= 'Z'; b++) {
+            char cc[3] = {a, b, 0};
+            if (!country_code_valid(cc))
+                continue;
+            int uninhabited = 0;
+            for (size_t i = 0; none[i]; i++)
+                uninhabited |= strcmp(none[i], cc) == 0;
+            const char *z = rc_zone_for(cc, NULL);
+            if (!uninhabited && !z)
+                fail_msg("no zone for %s", cc);
+            if (z && !rc_zone_known(z))
+                fail_msg("zone %s of %s unknown to the converter", z, cc);
+        }
+    /* Linked countries keep their own clocks: Mali on GMT, Samoa at +13. */
+    struct rc_local lt;
+    rc_local_time(at("2026-11-20T12:00:00Z"), rc_zone_for("ML", NULL), &lt);
+    assert_int_equal(lt.offset_min, 0);
+    rc_local_time(at("2026-11-20T12:00:00Z"), rc_zone_for("WS", NULL), &lt);
+    assert_int_equal(lt.offset_min, 780);
 }
 
 static void test_zone_by_postal_code(void **state)
