@@ -215,7 +215,7 @@ static inline cJSON *rc_event(const char *invoice, const char *customer, const c
     /* A card per invoice: the card networks cap retries per card, and
      * these tests send many failures that are not about those caps. */
     char pm[300];
-    snprintf(pm, sizeof pm, "pm_%s", invoice);
+    snprintf(pm, sizeof pm, "pm_%.200s", invoice);
     rc_set_str(p, "transactions[0].payment_method_id", pm);
     return p;
 }
