@@ -327,6 +327,13 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
         goto done;
     }
     int64_t t0 = q.proposed_at_ms;
+    if (t0 >= window_end) {
+        char at[40];
+        fmt_utc(window_end, at, sizeof at);
+        stop(out, "exhausted", "dunning_window", "%s (%s): the dunning window ends at %s, before a retry makes sense",
+             d.reason, out->decline_class, at);
+        goto done;
+    }
     if (v.earliest_ms >= window_end) {
         char at[40];
         fmt_utc(v.earliest_ms, at, sizeof at);

@@ -203,6 +203,12 @@ static void test_customer_action(void **state)
     d = plan(&v, NULL);
     assert_string_equal(d.action, RC_ACTION_RETRY);
     assert_true(d.planned_at >= T0 + 48 * HOUR);
+    /* ... unless the window ends before the customer could have called. */
+    v.in.dunning_days = 1;
+    d = plan(&v, NULL);
+    assert_string_equal(d.action, RC_ACTION_STOP);
+    assert_string_equal(d.limited_by, "dunning_window");
+    v.in.dunning_days = 30;
     add_attempt(&v, T0 + 3 * DAY, "call_issuer", NULL, "recover");
     add_attempt(&v, T0 + 6 * DAY, "call_issuer", NULL, "recover");
     v.in.now = T0 + 6 * DAY + MIN;
