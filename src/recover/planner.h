@@ -58,6 +58,9 @@ struct rc_plan_alt {
 #define RC_ACTION_RETRY "retry"
 #define RC_ACTION_WAIT_PM "wait_payment_method"
 #define RC_ACTION_STOP "stop"
+/* Not the planner's: the platform integration waits for the merchant's
+ * report of a requested attempt before anything else is planned. */
+#define RC_ACTION_WAIT_REPORT "wait_report"
 
 struct rc_decision {
     char action[24];        /* RC_ACTION_* */

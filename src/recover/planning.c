@@ -172,6 +172,77 @@ int recover_decide(struct app *app, const struct rc_settings *st, const struct r
     return 0;
 }
 
+/* The platform integration: the merchant's platform charged on Recover's
+ * request and reported the outcome as a transaction marked recover_retry.
+ * The k-th such transaction of an invoice is the outcome of its k-th
+ * attempt, whatever clock the platform stamped it with. The attempt is
+ * closed with its Retry Results webhook (and End of Dunning when dunning is
+ * over) like an attempt Recover charged itself; the invoice is then planned
+ * again. Returns 1 when a report was recorded, 2 when a request still
+ * waits for its report, 0 when there is no request, -1 on a store failure. */
+static int platform_report(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                           const struct rc_txn *txns, size_t ntxns, int64_t now)
+{
+    const struct store_recover_ops *ops = app->store->recover;
+    if (!ops->retry_requested)
+        return 0;
+    struct rc_retry req;
+    enum store_rc rc = ops->retry_requested(app->store, inv->merchant_id, inv->env, inv->invoice_id, &req);
+    if (rc == STORE_NOT_FOUND)
+        return 0;
+    if (rc != STORE_OK)
+        return -1;
+    const struct rc_txn *report = NULL;
+    int64_t ours = 0;
+    for (size_t i = 0; i < ntxns; i++) {
+        if (strcmp(txns[i].origin, "recover") == 0 && ++ours == req.attempt_no)
+            report = &txns[i];
+    }
+    if (!report)
+        return 2; /* still waiting for the platform */
+    struct rc_webhook hooks[2];
+    memset(hooks, 0, sizeof hooks);
+    size_t nh = 0;
+    const char *close_state = NULL;
+    char close_reason[256] = "";
+    int complete = report->success || !rc_state_is_open(inv->state);
+    struct rc_decision d;
+    if (!complete && recover_decide(app, st, inv, txns, ntxns, NULL, now, &d) == 0 &&
+        strcmp(d.action, RC_ACTION_STOP) == 0) {
+        complete = 1;
+        close_state = d.stop_state[0] ? d.stop_state : "exhausted";
+        str_copy(close_reason, sizeof close_reason, d.explanation);
+    }
+    const struct rc_txn *original = NULL;
+    for (size_t i = 0; i < ntxns && !original; i++)
+        if (!txns[i].success)
+            original = &txns[i];
+    int failed = 0;
+    int m = rc_retry_result_webhook(app, st, inv, original, &req, report, complete, now, &hooks[nh]);
+    failed |= m < 0;
+    nh += m > 0;
+    if (complete && (close_state || report->success)) {
+        m = rc_end_of_dunning_webhook(app, st, inv, report->success, now, &hooks[nh]);
+        failed |= m < 0;
+        nh += m > 0;
+    }
+    struct rc_attempt_write w = {
+        .retry = &req,
+        .retry_state = "done",
+        .close_state = rc_state_is_open(inv->state) ? close_state : NULL,
+        .close_reason = close_reason[0] ? close_reason : NULL,
+        .webhooks = hooks,
+        .nwebhooks = nh,
+        .now = now,
+    };
+    rc = failed ? STORE_ERROR : ops->attempt_write(app->store, &w);
+    for (size_t i = 0; i < nh; i++)
+        free(hooks[i].body);
+    if (rc == STORE_OK && nh)
+        webhook_dispatcher_kick(app);
+    return rc == STORE_OK || rc == STORE_STATE ? 1 : -1;
+}
+
 /* Plans one invoice: 1 planned, 0 skipped (changed meanwhile), -1 store failure. */
 static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
 {
@@ -194,6 +265,11 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
     if (ops->decisions_list(app->store, ref->merchant_id, ref->env, ref->invoice_id, &prev, &nprev) != STORE_OK)
         goto out;
     learn_invoice(app, &st, &inv, txns, ntxns, nprev ? prev[nprev - 1].decided_at : INT64_MIN);
+    int reported = platform_report(app, &st, &inv, txns, ntxns, now);
+    if (reported == 1 || reported < 0) {
+        result = reported;
+        goto out;
+    }
 
     struct rc_decision d;
     struct rc_plan_write w;
@@ -203,6 +279,16 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
     const struct rc_txn *failed = latest_failure(txns, ntxns);
     if (!rc_state_is_open(inv.state) || !failed) {
         closed_decision(&inv, now, &d);
+    } else if (reported == 2) {
+        /* No second attempt while the platform's report of the first is
+         * due: it may have charged. */
+        memset(&d, 0, sizeof d);
+        str_copy(d.action, sizeof d.action, RC_ACTION_WAIT_REPORT);
+        str_copy(d.reason, sizeof d.reason, failed->raw_response_message);
+        str_copy(d.limited_by, sizeof d.limited_by, "platform_report");
+        d.decided_at = now;
+        snprintf(d.explanation, sizeof d.explanation,
+                 "the merchant's platform was asked to charge; the next decision follows its report");
     } else {
         if (recover_decide(app, &st, &inv, txns, ntxns, NULL, now, &d) != 0)
             goto out;
