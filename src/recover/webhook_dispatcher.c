@@ -1,9 +1,11 @@
 /* The webhook dispatcher: one thread claims due deliveries from the outbox
- * under a lease and sends them concurrently through one libcurl multi
- * handle (connections to a merchant are reused); a few recording threads
- * store the results. Recording is a durable write per delivery, and the
- * store groups concurrent writes into one commit, so recording from
- * several threads costs one fsync per group instead of one per delivery. */
+ * under a lease and signs them; another sends them concurrently through
+ * one libcurl multi handle (connections to a merchant are reused); a few
+ * recording threads store the results. Claiming and recording are durable
+ * writes, so none of them happens on the sending thread, which would stop
+ * every transfer for an fsync; and the store groups concurrent writes into
+ * one commit, so recording from several threads costs one fsync per group
+ * instead of one per delivery. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -25,7 +27,7 @@
 /* How often the outbox is looked at without a kick: deliveries written by
  * other nodes, and redeliveries that came due. */
 #define IDLE_WAIT_MS 1000
-#define RECORDERS_MAX 128
+#define RECORDERS_MAX 32
 #define SECRETS_CACHED 16
 
 struct delivery {
@@ -44,8 +46,8 @@ struct delivery {
 
 struct webhook_dispatcher {
     struct app *app;
-    pthread_t thread;
-    atomic_int stop, kicked, sleeping, starved;
+    pthread_t thread, sender;
+    atomic_int stop, sender_stop, kicked, sleeping, starved;
     char owner[64];
     int64_t retry_interval_ms, retry_for_ms, expiry_s, lease_ms;
     long connect_timeout_ms, timeout_ms;
@@ -54,10 +56,11 @@ struct webhook_dispatcher {
     CURLM *multi;
     size_t inflight;
 
-    pthread_mutex_t mu; /* the free list and the recording queue */
-    pthread_cond_t queued;
+    pthread_mutex_t mu; /* the free list, the sending and the recording queues */
+    pthread_cond_t queued, slot_freed;
     struct delivery *free_list;
     size_t nfree;
+    struct delivery *ready; /* signed, for the sender to start */
     struct delivery *qhead, *qtail;
     int recorders_stop;
     pthread_t recorders[RECORDERS_MAX];
@@ -90,11 +93,10 @@ static void give_slot(struct webhook_dispatcher *d, struct delivery *s)
     s->next = d->free_list;
     d->free_list = s;
     d->nfree++;
-    int enough = d->nfree >= d->claim_min;
+    /* The claiming thread may be waiting for free slots. */
+    if (d->nfree >= d->claim_min && atomic_exchange(&d->starved, 0))
+        pthread_cond_signal(&d->slot_freed);
     pthread_mutex_unlock(&d->mu);
-    /* The sender may be waiting for free slots to claim more. */
-    if (enough && atomic_exchange(&d->starved, 0))
-        curl_multi_wakeup(d->multi);
 }
 
 static void log_result(const struct rc_webhook *w, const char *msg, enum log_level lvl)
@@ -233,9 +235,10 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
     return r;
 }
 
-/* Hands one claimed delivery to curl, signed with an expiration counted
- * from now; a delivery that cannot be sent goes straight to recording. */
-static void start_delivery(struct webhook_dispatcher *d, struct delivery *s, const char *secret)
+/* Prepares one claimed delivery for the sender, signed with an expiration
+ * counted from now; a delivery that cannot be sent goes straight to
+ * recording. */
+static void prepare_delivery(struct webhook_dispatcher *d, struct delivery *s, const char *secret)
 {
     struct app *app = d->app;
     s->status = 0;
@@ -276,14 +279,32 @@ static void start_delivery(struct webhook_dispatcher *d, struct delivery *s, con
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->w.body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    s->sent_ns = mono_ns();
-    if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
-        str_copy(s->error, sizeof s->error, "cannot start the request");
-        enqueue_result(d, s);
-        return;
+    pthread_mutex_lock(&d->mu);
+    s->next = d->ready;
+    d->ready = s;
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* On the sending thread: hands what was prepared to curl. */
+static void start_ready(struct webhook_dispatcher *d)
+{
+    pthread_mutex_lock(&d->mu);
+    struct delivery *s = d->ready;
+    d->ready = NULL;
+    pthread_mutex_unlock(&d->mu);
+    while (s) {
+        struct delivery *next = s->next;
+        s->next = NULL;
+        s->sent_ns = mono_ns();
+        if (curl_multi_add_handle(d->multi, s->easy) != CURLM_OK) {
+            str_copy(s->error, sizeof s->error, "cannot start the request");
+            enqueue_result(d, s);
+        } else {
+            s->in_multi = 1;
+            d->inflight++;
+        }
+        s = next;
     }
-    s->in_multi = 1;
-    d->inflight++;
 }
 
 static CURL *new_easy(struct webhook_dispatcher *d, struct delivery *s)
@@ -333,14 +354,17 @@ static void harvest(struct webhook_dispatcher *d)
 static size_t claim_and_send(struct webhook_dispatcher *d, int *full)
 {
     struct app *app = d->app;
+    /* Each claim is a durable write, so while deliveries are in flight or
+     * being recorded it waits for enough free slots to make the write
+     * worth it. starved is set under the lock that give_slot takes, so
+     * that the slot which ends the wait always signals it. */
     pthread_mutex_lock(&d->mu);
     size_t nfree = d->nfree;
-    pthread_mutex_unlock(&d->mu);
-    /* Each claim is a durable write during which nothing is sent, so
-     * while deliveries are in flight or being recorded it waits for enough
-     * free slots to make the write worth it. */
-    if (nfree == 0 || (nfree < d->nslots && nfree < d->claim_min)) {
+    int wait = nfree == 0 || (nfree < d->nslots && nfree < d->claim_min);
+    if (wait)
         atomic_store(&d->starved, 1);
+    pthread_mutex_unlock(&d->mu);
+    if (wait) {
         *full = 1; /* not looked: more may be due */
         return 0;
     }
@@ -368,62 +392,37 @@ static size_t claim_and_send(struct webhook_dispatcher *d, int *full)
         pthread_mutex_unlock(&d->mu);
         s->w = got[i];
         got[i].body = NULL; /* the slot owns it now */
-        start_delivery(d, s, cache ? merchant_secret(app, cache, s->w.merchant_id) : "");
+        prepare_delivery(d, s, cache ? merchant_secret(app, cache, s->w.merchant_id) : "");
     }
     if (cache) {
         sodium_memzero(cache, sizeof *cache);
         free(cache);
     }
     free_claimed(got, n);
+    if (n > 0)
+        curl_multi_wakeup(d->multi);
     *full = n == (size_t)max;
     return n;
 }
 
-static void *dispatcher_main(void *arg)
+/* The sending thread: drives every transfer, and hands each answer to the
+ * recording threads. */
+static void *sender_main(void *arg)
 {
     struct webhook_dispatcher *d = arg;
-    struct app *app = d->app;
-    int more_due = 1;
-    int64_t next_look_real = 0;
-    while (!atomic_load(&d->stop)) {
-        int64_t real_now = mono_ns() / 1000000;
-        if (more_due || atomic_exchange(&d->kicked, 0) || real_now >= next_look_real) {
-            claim_and_send(d, &more_due);
-            next_look_real = real_now + IDLE_WAIT_MS;
-        }
-        if (d->inflight > 0) {
-            int running;
-            curl_multi_perform(d->multi, &running);
-            harvest(d);
-            if (d->inflight > 0 || !more_due)
-                curl_multi_poll(d->multi, NULL, 0, more_due ? 10 : 100, NULL);
-            continue;
-        }
-        if (more_due)
-            continue;
-        /* Nothing in flight: sleep until the next delivery is due, a kick,
-         * or a virtual clock's advance. */
-        int64_t now = clock_now_ms(app->clock);
-        int64_t deadline = now + IDLE_WAIT_MS, due;
-        int64_t max_real = IDLE_WAIT_MS;
-        if (app->store->recover->webhook_next_due(app->store, &due) == STORE_OK && due < deadline) {
-            if (due > now)
-                deadline = due;
-            else
-                max_real = 100; /* due but not claimable yet: leased elsewhere */
-        }
-        atomic_store(&d->sleeping, 1);
-        if (!atomic_load(&d->kicked) && !atomic_load(&d->stop)) {
-            if (deadline > now)
-                clock_wait_until(app->clock, deadline, max_real);
-            else
-                clock_wait_until(app->clock, now + 1, max_real);
-        }
-        atomic_store(&d->sleeping, 0);
-        next_look_real = 0;
+    while (!atomic_load(&d->sender_stop)) {
+        start_ready(d);
+        int running;
+        curl_multi_perform(d->multi, &running);
+        harvest(d);
+        /* woken early by curl_multi_wakeup when deliveries are ready */
+        curl_multi_poll(d->multi, NULL, 0, 100, NULL);
     }
-    /* Transfers still running are cut off; their deliveries are released
-     * for the next start (or another node) without counting an attempt. */
+    /* Transfers still running are cut off, and what was never started is
+     * given back: released for the next start (or another node) without
+     * counting an attempt. Answers already in are recorded as such. */
+    harvest(d);
+    start_ready(d);
     for (size_t i = 0; i < d->nslots; i++) {
         struct delivery *s = &d->slots[i];
         if (!s->in_multi)
@@ -433,6 +432,51 @@ static void *dispatcher_main(void *arg)
         s->give_back_only = 1;
         d->inflight--;
         enqueue_result(d, s);
+    }
+    return NULL;
+}
+
+static void *dispatcher_main(void *arg)
+{
+    struct webhook_dispatcher *d = arg;
+    struct app *app = d->app;
+    int more_due = 1;
+    while (!atomic_load(&d->stop)) {
+        atomic_store(&d->kicked, 0);
+        claim_and_send(d, &more_due);
+        if (atomic_load(&d->starved)) {
+            /* More may be due but too few slots are free: wait for the
+             * recording threads to give some back. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_mutex_lock(&d->mu);
+            if (atomic_load(&d->starved) && !atomic_load(&d->stop))
+                pthread_cond_timedwait(&d->slot_freed, &d->mu, &ts);
+            pthread_mutex_unlock(&d->mu);
+            continue;
+        }
+        if (more_due)
+            continue;
+        /* Nothing more due now: sleep until the next delivery is due, a
+         * kick, or a virtual clock's advance. */
+        int64_t now = clock_now_ms(app->clock);
+        int64_t deadline = now + IDLE_WAIT_MS, due;
+        int64_t max_real = IDLE_WAIT_MS;
+        if (app->store->recover->webhook_next_due(app->store, &due) == STORE_OK && due < deadline) {
+            if (due > now)
+                deadline = due;
+            else
+                max_real = 100; /* due but not claimable yet: leased, or in flight here */
+        }
+        atomic_store(&d->sleeping, 1);
+        if (!atomic_load(&d->kicked) && !atomic_load(&d->stop))
+            clock_wait_until(app->clock, deadline > now ? deadline : now + 1, max_real);
+        atomic_store(&d->sleeping, 0);
     }
     return NULL;
 }
@@ -464,6 +508,7 @@ static void destroy(struct webhook_dispatcher *d)
         curl_multi_cleanup(d->multi);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->queued);
+    pthread_cond_destroy(&d->slot_freed);
     free(d);
 }
 
@@ -481,6 +526,7 @@ int webhook_dispatcher_start(struct app *app)
     d->app = app;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->queued, NULL);
+    pthread_cond_init(&d->slot_freed, NULL);
     make_owner(d->owner, sizeof d->owner);
     d->retry_interval_ms = app->webhooks.retry_interval_s * 1000;
     d->retry_for_ms = app->webhooks.retry_for_s * 1000;
@@ -524,9 +570,15 @@ int webhook_dispatcher_start(struct app *app)
             return -1;
         }
     }
+    int sender = pthread_create(&d->sender, NULL, sender_main, d) == 0;
     app->webhook_dispatcher = d;
-    if (pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {
+    if (!sender || pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {
         app->webhook_dispatcher = NULL;
+        if (sender) {
+            atomic_store(&d->sender_stop, 1);
+            curl_multi_wakeup(d->multi);
+            pthread_join(d->sender, NULL);
+        }
         pthread_mutex_lock(&d->mu);
         d->recorders_stop = 1;
         pthread_cond_broadcast(&d->queued);
@@ -549,8 +601,6 @@ void webhook_dispatcher_kick(struct app *app)
     atomic_store(&d->kicked, 1);
     if (atomic_load(&d->sleeping))
         clock_wake(app->clock);
-    else
-        curl_multi_wakeup(d->multi);
 }
 
 void webhook_dispatcher_stop(struct app *app)
@@ -560,8 +610,13 @@ void webhook_dispatcher_stop(struct app *app)
         return;
     atomic_store(&d->stop, 1);
     clock_wake(app->clock);
-    curl_multi_wakeup(d->multi);
+    pthread_mutex_lock(&d->mu);
+    pthread_cond_signal(&d->slot_freed);
+    pthread_mutex_unlock(&d->mu);
     pthread_join(d->thread, NULL);
+    atomic_store(&d->sender_stop, 1);
+    curl_multi_wakeup(d->multi);
+    pthread_join(d->sender, NULL);
     pthread_mutex_lock(&d->mu);
     d->recorders_stop = 1;
     pthread_cond_broadcast(&d->queued);
