@@ -351,7 +351,7 @@ static void harvest(struct webhook_dispatcher *d)
 
 /* Claims what is due, up to the free slots; returns how many were claimed
  * and sets *full when the claim was limited by max (more may be due). */
-static size_t claim_and_send(struct webhook_dispatcher *d, int *full)
+static size_t claim_and_prepare(struct webhook_dispatcher *d, int *full)
 {
     struct app *app = d->app;
     /* Each claim is a durable write, so while deliveries are in flight or
@@ -383,7 +383,8 @@ static size_t claim_and_send(struct webhook_dispatcher *d, int *full)
         return 0;
     }
     atomic_fetch_add(&d->claimed, (long long)n);
-    struct secret_cache *cache = calloc(1, sizeof *cache);
+    struct secret_cache cache;
+    memset(&cache, 0, sizeof cache);
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&d->mu);
         struct delivery *s = d->free_list;
@@ -392,12 +393,9 @@ static size_t claim_and_send(struct webhook_dispatcher *d, int *full)
         pthread_mutex_unlock(&d->mu);
         s->w = got[i];
         got[i].body = NULL; /* the slot owns it now */
-        prepare_delivery(d, s, cache ? merchant_secret(app, cache, s->w.merchant_id) : "");
+        prepare_delivery(d, s, merchant_secret(app, &cache, s->w.merchant_id));
     }
-    if (cache) {
-        sodium_memzero(cache, sizeof *cache);
-        free(cache);
-    }
+    sodium_memzero(&cache, sizeof cache);
     free_claimed(got, n);
     if (n > 0)
         curl_multi_wakeup(d->multi);
@@ -443,7 +441,7 @@ static void *dispatcher_main(void *arg)
     int more_due = 1;
     while (!atomic_load(&d->stop)) {
         atomic_store(&d->kicked, 0);
-        claim_and_send(d, &more_due);
+        claim_and_prepare(d, &more_due);
         if (atomic_load(&d->starved)) {
             /* More may be due but too few slots are free: wait for the
              * recording threads to give some back. */
