@@ -182,38 +182,58 @@ static void enqueue_result(struct webhook_dispatcher *d, struct delivery *s)
     pthread_mutex_unlock(&d->mu);
 }
 
+/* What signs a merchant's deliveries: its secret, or why there is none. */
+enum secret_state {
+    SECRET_OK,
+    SECRET_NONE,        /* the merchant has none: nothing is sent unsigned */
+    SECRET_UNREADABLE,  /* sealed with another key than this node's */
+    SECRET_UNAVAILABLE, /* the store did not answer: try again later */
+};
+
 /* The merchants' signing secrets for one claimed batch, unsealed once per
  * merchant and wiped afterwards. */
 struct secret_cache {
     struct {
         char merchant_id[ID_MAX];
-        char secret[256]; /* "" when the merchant has none */
+        enum secret_state state;
+        char secret[256];
     } e[SECRETS_CACHED];
     size_t n, next;
 };
 
-static const char *merchant_secret(struct app *app, struct secret_cache *c, const char *merchant_id)
+static enum secret_state merchant_secret(struct app *app, struct secret_cache *c, const char *merchant_id,
+                                         const char **secret)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->e[i].merchant_id, merchant_id) == 0)
-            return c->e[i].secret;
+        if (strcmp(c->e[i].merchant_id, merchant_id) == 0) {
+            *secret = c->e[i].secret;
+            return c->e[i].state;
+        }
     size_t i = c->n < SECRETS_CACHED ? c->n++ : (c->next++ % SECRETS_CACHED);
     str_copy(c->e[i].merchant_id, sizeof c->e[i].merchant_id, merchant_id);
     c->e[i].secret[0] = '\0';
+    *secret = c->e[i].secret;
     struct rc_settings s;
-    if (app->store->recover->settings_get(app->store, merchant_id, &s) == STORE_OK && s.webhook_secret[0]) {
+    enum store_rc rc = app->store->recover->settings_get(app->store, merchant_id, &s);
+    if (rc != STORE_OK) {
+        c->e[i].state = rc == STORE_NOT_FOUND ? SECRET_NONE : SECRET_UNAVAILABLE;
+    } else if (!s.webhook_secret[0]) {
+        c->e[i].state = SECRET_NONE;
+    } else {
         char *plain = crypto_open_text(app->card_key, s.webhook_secret);
         if (plain) {
             str_copy(c->e[i].secret, sizeof c->e[i].secret, plain);
             sodium_memzero(plain, strlen(plain));
             free(plain);
+            c->e[i].state = SECRET_OK;
         } else {
             const char *kv[] = {"component", "webhooks", "merchant", merchant_id, NULL};
             log_kv(LOG_ERROR, "webhook signing secret cannot be unsealed with this node's key", kv);
+            c->e[i].state = SECRET_UNREADABLE;
         }
     }
     sodium_memzero(&s, sizeof s);
-    return c->e[i].secret;
+    return c->e[i].state;
 }
 
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -238,7 +258,8 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 /* Prepares one claimed delivery for the sender, signed with an expiration
  * counted from now; a delivery that cannot be sent goes straight to
  * recording. */
-static void prepare_delivery(struct webhook_dispatcher *d, struct delivery *s, const char *secret)
+static void prepare_delivery(struct webhook_dispatcher *d, struct delivery *s, enum secret_state state,
+                             const char *secret)
 {
     struct app *app = d->app;
     s->status = 0;
@@ -246,11 +267,18 @@ static void prepare_delivery(struct webhook_dispatcher *d, struct delivery *s, c
     s->curl_error[0] = '\0';
     s->give_back_only = 0;
     s->no_attempt = 0;
-    if (!secret[0]) {
+    if (state == SECRET_UNAVAILABLE) {
+        s->give_back_only = 1;
+        enqueue_result(d, s);
+        return;
+    }
+    if (state != SECRET_OK) {
         /* Signing with an empty key would teach the merchant to accept
          * forgeries; it is a configuration error to be seen and fixed. */
         str_copy(s->w.state, sizeof s->w.state, "failed");
-        str_copy(s->w.last_error, sizeof s->w.last_error, "no webhook signing secret");
+        str_copy(s->w.last_error, sizeof s->w.last_error,
+                 state == SECRET_NONE ? "no webhook signing secret"
+                                      : "webhook signing secret sealed with another key than this node's");
         s->w.last_status = 0;
         s->no_attempt = 1;
         enqueue_result(d, s);
@@ -393,7 +421,9 @@ static size_t claim_and_prepare(struct webhook_dispatcher *d, int *full)
         pthread_mutex_unlock(&d->mu);
         s->w = got[i];
         got[i].body = NULL; /* the slot owns it now */
-        prepare_delivery(d, s, merchant_secret(app, &cache, s->w.merchant_id));
+        const char *secret;
+        enum secret_state state = merchant_secret(app, &cache, s->w.merchant_id, &secret);
+        prepare_delivery(d, s, state, secret);
     }
     sodium_memzero(&cache, sizeof cache);
     free_claimed(got, n);
