@@ -504,6 +504,23 @@ static void a_merchant_without_signing_secret_gets_nothing_unsigned(void **state
     assert_string_equal(w.last_error, "no webhook signing secret");
     assert_int_equal(w.attempts, 0);
     assert_int_equal(received(&n.rx), 0);
+
+    /* A secret sealed with another node's key cannot sign either. */
+    uint8_t other_key[CRYPTO_KEY_BYTES];
+    randombytes_buf(other_key, sizeof other_key);
+    add_merchant(&n, "m_otherkey", NULL);
+    struct rc_settings st;
+    assert_int_equal(recover_settings_load(&n.app, "m_otherkey", &st), STORE_OK);
+    char *sealed = crypto_seal_text(other_key, SECRET);
+    str_copy(st.webhook_secret, sizeof st.webhook_secret, sealed);
+    free(sealed);
+    assert_int_equal(n.app.store->recover->settings_put(n.app.store, &st), STORE_OK);
+    add_invoice(&n, "m_otherkey", "in_4b");
+    enqueue(&n, "m_otherkey", "in_4b", url, 7 * 24 * HOUR, id);
+    wait_state(&n, "m_otherkey", id, "failed", &w);
+    assert_string_equal(w.last_error, "webhook signing secret sealed with another key than this node's");
+    assert_int_equal(w.attempts, 0);
+    assert_int_equal(received(&n.rx), 0);
     node_teardown(&n);
 }
 
