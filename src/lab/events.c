@@ -24,30 +24,94 @@ const char *lab_postal_code(const struct lab_world *w, const struct lab_customer
     return c->postal >= 0 ? w->s->regions[c->region].postal_codes[c->postal] : "";
 }
 
+/* The event bodies are the lab's hottest text: digits and times are put
+ * by hand rather than through printf. */
+static void put_uint(buf *b, uint64_t v)
+{
+    char d[24];
+    size_t n = 0;
+    do {
+        d[sizeof d - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    buf_append(b, d + sizeof d - n, n);
+}
+
+static void put_fixed(char *out, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 static void put_amount(buf *b, int64_t minor, const char *currency)
 {
     int e = currency_exponent(currency);
+    buf_putc(b, '"');
     if (e <= 0) {
-        buf_printf(b, "\"%lld\"", (long long)minor);
-        return;
+        put_uint(b, (uint64_t)minor);
+    } else {
+        uint64_t scale = 1;
+        for (int i = 0; i < e; i++)
+            scale *= 10;
+        put_uint(b, (uint64_t)minor / scale);
+        char frac[8];
+        put_fixed(frac, (uint64_t)minor % scale, e);
+        buf_putc(b, '.');
+        buf_append(b, frac, (size_t)e);
     }
-    int64_t scale = 1;
-    for (int i = 0; i < e; i++)
-        scale *= 10;
-    buf_printf(b, "\"%lld.%0*lld\"", (long long)(minor / scale), e, (long long)(minor % scale));
+    buf_putc(b, '"');
 }
 
+/* As time_format_ms writes it: "2026-03-02T09:30:00.000Z" (the lab's
+ * times are all after 1970). */
 static void put_time(buf *b, int64_t ms)
 {
-    char t[40];
-    time_format_ms(ms, t, sizeof t);
-    buf_put_json_string(b, t);
+    int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    char t[26] = "\"0000-00-00T00:00:00.000Z";
+    put_fixed(t + 1, (uint64_t)y, 4);
+    put_fixed(t + 6, m, 2);
+    put_fixed(t + 9, d, 2);
+    put_fixed(t + 12, (uint64_t)(rem / 3600), 2);
+    put_fixed(t + 15, (uint64_t)(rem / 60 % 60), 2);
+    put_fixed(t + 18, (uint64_t)(rem % 60), 2);
+    put_fixed(t + 21, (uint64_t)(ms % 1000), 3);
+    buf_append(b, t, sizeof t - 1);
+    buf_putc(b, '"');
 }
 
 static void put_member(buf *b, const char *name, const char *value)
 {
-    buf_printf(b, ",\"%s\":", name);
+    buf_puts(b, ",\"");
+    buf_puts(b, name);
+    buf_puts(b, "\":");
     buf_put_json_string(b, value);
+}
+
+/* "<prefix><tag>_<id>" as a JSON string, with "_<k>" when k >= 0, then
+ * suffix. */
+static void put_id_suffix(buf *b, const char *prefix, const char *tag, uint32_t id, int k, const char *suffix)
+{
+    buf_putc(b, '"');
+    buf_puts(b, prefix);
+    buf_puts(b, tag);
+    buf_putc(b, '_');
+    put_uint(b, id);
+    if (k >= 0) {
+        buf_putc(b, '_');
+        put_uint(b, (uint64_t)k);
+    }
+    buf_puts(b, suffix);
+    buf_putc(b, '"');
+}
+
+static void put_id(buf *b, const char *prefix, const char *tag, uint32_t id, int k)
+{
+    put_id_suffix(b, prefix, tag, id, k, "");
 }
 
 void lab_event_json(const struct lab_world *w, const struct lab_customer *c, const char *tag, int k,
@@ -57,36 +121,42 @@ void lab_event_json(const struct lab_world *w, const struct lab_customer *c, con
     const struct lab_region *r = &s->regions[c->region];
     const char *psp = s->psps[c->psp].name;
     const char *currency = s->currencies[c->currency].code;
-    char id[96];
-    buf_printf(out, "{\"customer\":{\"id\":\"cus_%s_%u\"", tag, c->id);
+    buf_puts(out, "{\"customer\":{\"id\":");
+    put_id(out, "cus_", tag, c->id, -1);
     const char *postal = lab_postal_code(w, c);
     if (*postal)
         put_member(out, "postal_code", postal);
-    buf_printf(out, "},\"subscription\":{\"id\":\"sub_%s_%u\",\"start_date\":\"" SUBSCRIPTION_START "\","
-                    "\"billing\":{\"period\":\"month\",\"frequency\":1}},",
-               tag, c->id);
-    lab_invoice_id(c, tag, id, sizeof id);
-    buf_printf(out, "\"invoice\":{\"id\":\"%s\",\"created_at\":", id);
+    buf_puts(out, "},\"subscription\":{\"id\":");
+    put_id(out, "sub_", tag, c->id, -1);
+    buf_puts(out, ",\"start_date\":\"" SUBSCRIPTION_START "\",\"billing\":{\"period\":\"month\",\"frequency\":1}},"
+                  "\"invoice\":{\"id\":");
+    put_id(out, "in_", tag, c->id, -1);
+    buf_puts(out, ",\"created_at\":");
     put_time(out, c->fail_at);
-    buf_printf(out, "},\"transactions\":[{\"id\":\"tx_%s_%u_%d\",\"psp_transaction_id\":\"ch_%s_%u_%d\"", tag, c->id,
-               k, tag, c->id, k);
+    buf_puts(out, "},\"transactions\":[{\"id\":");
+    put_id(out, "tx_", tag, c->id, k);
+    buf_puts(out, ",\"psp_transaction_id\":");
+    put_id(out, "ch_", tag, c->id, k);
     put_member(out, "psp", psp);
     put_member(out, "acquirer_country", r->country);
     buf_puts(out, ",\"amount\":");
     put_amount(out, c->amount_minor, currency);
     put_member(out, "currency", currency);
     put_member(out, "funding_source", s->funding[c->funding].name);
-    lab_payment_method_id(c, tag, a->new_card, id, sizeof id);
-    put_member(out, "payment_method_id", id);
+    buf_puts(out, ",\"payment_method_id\":");
+    put_id_suffix(out, "pm_", tag, c->id, -1, a->new_card ? "_new" : "");
     buf_puts(out, ",\"psp_transaction_created_at\":");
     put_time(out, a->at);
     put_member(out, "scheme", s->schemes[c->scheme].name);
-    buf_printf(out, ",\"success\":%s", a->success ? "true" : "false");
+    buf_puts(out, a->success ? ",\"success\":true" : ",\"success\":false");
     put_member(out, "issuer_country", r->country);
     if (a->recover)
         buf_puts(out, ",\"recover_retry\":true");
-    if (strcmp(psp, "worldpay") == 0)
-        buf_printf(out, ",\"network_transaction_id\":\"ntid_%s_%u\",\"mid\":\"lab_mid\"", tag, c->id);
+    if (strcmp(psp, "worldpay") == 0) {
+        buf_puts(out, ",\"network_transaction_id\":");
+        put_id(out, "ntid_", tag, c->id, -1);
+        buf_puts(out, ",\"mid\":\"lab_mid\"");
+    }
     buf_puts(out, ",\"outcome\":{\"raw_response_message\":");
     buf_put_json_string(out, o->raw);
     if (*o->psp_message)

@@ -740,6 +740,25 @@ static void *run_job(void *arg)
     return NULL;
 }
 
+struct queue {
+    pthread_mutex_t mu;
+    struct job *jobs;
+    size_t n, next;
+};
+
+static void *worker(void *arg)
+{
+    struct queue *q = arg;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        struct job *j = q->next < q->n ? &q->jobs[q->next++] : NULL;
+        pthread_mutex_unlock(&q->mu);
+        if (!j)
+            return NULL;
+        run_job(j);
+    }
+}
+
 int lab_simulate(const struct lab_scenario *s, const struct lab_options *o, struct lab_report *out, char *err,
                  size_t errsz)
 {
@@ -767,20 +786,20 @@ int lab_simulate(const struct lab_scenario *s, const struct lab_options *o, stru
         jobs[nj] = (struct job){.w = &w, .pop = pop, .n = n, .st = (enum lab_strategy)st, .res = &out->r[st]};
         nj++;
     }
-    int width = o->jobs > 1 ? o->jobs : 1;
-    for (size_t k = 0; k < nj; k += (size_t)width) {
-        pthread_t th[LAB_STRATEGY_COUNT];
-        int started[LAB_STRATEGY_COUNT] = {0};
-        for (size_t m = k; m < nj && m < k + (size_t)width; m++) {
-            if (width > 1 && pthread_create(&th[m - k], NULL, run_job, &jobs[m]) == 0)
-                started[m - k] = 1;
-            else
-                run_job(&jobs[m]);
-        }
-        for (size_t m = k; m < nj && m < k + (size_t)width; m++)
-            if (started[m - k])
-                pthread_join(th[m - k], NULL);
-    }
+    /* Workers take the next strategy as they finish one, so that a long
+     * run (recoup's, the 8-in-14 schedule's) does not hold the others up. */
+    struct queue q = {PTHREAD_MUTEX_INITIALIZER, jobs, nj, 0};
+    size_t width = o->jobs > 1 ? (size_t)o->jobs : 1;
+    if (width > nj)
+        width = nj;
+    pthread_t th[LAB_STRATEGY_COUNT];
+    size_t started = 0;
+    for (size_t k = 1; k < width; k++)
+        if (pthread_create(&th[started], NULL, worker, &q) == 0)
+            started++;
+    worker(&q);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
     int rc = 0;
     for (size_t k = 0; k < nj; k++) {
         if (jobs[k].st == LAB_RECOUP) {
