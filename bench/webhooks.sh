@@ -63,17 +63,20 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 say "warm-up"
 "$TMP/driver" raw "$URL" 5000 "$CONC" >/dev/null
 
-RAW_RATES="" DISPATCH_LINES=()
+RAW_RATES="" RAW_CPU="" DISPATCH_LINES=()
 for i in $(seq 1 "$RUNS"); do
     line=$("$TMP/driver" raw "$URL" "$N" "$CONC")
     say "reference run $i: $(field "$line" rate) requests/s"
     RAW_RATES="$RAW_RATES $(field "$line" rate)"
+    RAW_CPU="$RAW_CPU $(field "$line" cpu_us)"
     rm -f "$TMP/outbox.db"*
     line=$("$TMP/driver" dispatch "$TMP/outbox.db" "$URL" "$N" "$CONC" 2>>"$TMP/driver.log")
     say "dispatcher run $i: $(field "$line" rate) deliveries/s"
     DISPATCH_LINES+=("$line")
 done
 RAW=$(tr ' ' '\n' <<<"$RAW_RATES" | grep . | median)
+RAW_CPU_MED=$(tr ' ' '\n' <<<"$RAW_CPU" | grep . | median)
+CPU_MED=$(for l in "${DISPATCH_LINES[@]}"; do field "$l" cpu_us; done | median)
 # The run with the median delivery rate, for its time shares.
 MEDIAN_LINE=$(for l in "${DISPATCH_LINES[@]}"; do echo "$(field "$l" rate) $l"; done | sort -n |
     awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}' | cut -d' ' -f2-)
@@ -96,6 +99,10 @@ OUT="$ROOT/bench/results/webhooks-$STAMP.md"
     echo "| dispatcher: claim, sign, send, record (SQLite, fsync on) | $RATE | $(bench_ratio "$RATE" "$RAW") |"
     echo
     echo "Dispatcher runs: $ALL_RATES deliveries/s; outbox filled in $(field "$MEDIAN_LINE" enqueue_s) s (median run)."
+    echo
+    echo "CPU time per delivery of the whole driver process (all threads, user and system; it varies far less than"
+    echo "throughput on a shared machine): dispatcher $CPU_MED us, reference $RAW_CPU_MED us"
+    echo "(ratio $(bench_ratio "$CPU_MED" "$RAW_CPU_MED")). nginx's share is not included in either."
     echo
     echo "A delivery's life in the median run: it waits for the claim of its batch, then for its answer (queued"
     echo "behind up to $CONC others in flight), then for the durable write of its result (group commit, from"

@@ -10,6 +10,7 @@
  *
  * Prints one line "RESULT key=value ..." on stdout. */
 #include <curl/curl.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,16 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds this process used (all threads, user and system): on a
+ * machine shared with other work it varies far less than throughput. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char *what)
@@ -150,7 +161,7 @@ static int dispatch(const char *db, const char *url, int n, int concurrency)
     app.webhooks.connect_timeout_ms = 2000;
     app.webhooks.timeout_ms = 10000;
     app.webhooks.concurrency = concurrency;
-    double start = now_s();
+    double start = now_s(), cpu0 = cpu_s();
     if (webhook_dispatcher_start(&app) != 0)
         die("dispatcher");
     struct webhook_dispatcher_stats st;
@@ -161,7 +172,7 @@ static int dispatch(const char *db, const char *url, int n, int concurrency)
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
-    double elapsed = now_s() - start;
+    double elapsed = now_s() - start, cpu = cpu_s() - cpu0;
     webhook_dispatcher_stop(&app);
     /* A delivery's life: it waits for its batch's claim, then for its
      * answer, then for its result's durable write; the means of the
@@ -173,10 +184,11 @@ static int dispatch(const char *db, const char *url, int n, int concurrency)
     double sum = claim_ms + send_ms + record_ms;
     printf("RESULT mode=dispatch n=%d concurrency=%d delivered=%lld not_accepted=%lld failed=%lld elapsed_s=%.3f "
            "rate=%.0f enqueue_s=%.3f claim_calls=%lld claim_ms=%.2f send_ms=%.2f record_ms=%.2f "
-           "claim_share=%.3f send_share=%.3f record_share=%.3f\n",
+           "claim_share=%.3f send_share=%.3f record_share=%.3f cpu_us=%.1f\n",
            n, concurrency, (long long)st.delivered, (long long)st.retried, (long long)st.failed, elapsed,
            st.delivered / elapsed, enqueue_s, (long long)st.claim_calls, claim_ms, send_ms, record_ms,
-           sum > 0 ? claim_ms / sum : 0, sum > 0 ? send_ms / sum : 0, sum > 0 ? record_ms / sum : 0);
+           sum > 0 ? claim_ms / sum : 0, sum > 0 ? send_ms / sum : 0, sum > 0 ? record_ms / sum : 0,
+           done > 0 ? cpu * 1e6 / done : 0);
     store_close(app.store);
     clock_free(app.clock);
     return st.delivered == n ? 0 : 1;
@@ -206,7 +218,7 @@ static int raw(const char *url, int n, int concurrency)
     h = curl_slist_append(h, "X-Butter-Webhook-Deduplication-ID: 0123456789abcdef0123456789abcdef");
     h = curl_slist_append(h, "X-Butter-Webhook-Signature: 0000000000000000000000000000000000000000000000000000000000000000");
     int started = 0, finished = 0, ok = 0;
-    double start = now_s();
+    double start = now_s(), cpu0 = cpu_s();
     for (int i = 0; i < concurrency && started < n; i++, started++) {
         easy[i] = curl_easy_init();
         curl_easy_setopt(easy[i], CURLOPT_URL, url);
@@ -237,9 +249,9 @@ static int raw(const char *url, int n, int concurrency)
         }
         curl_multi_poll(multi, NULL, 0, 100, NULL);
     }
-    double elapsed = now_s() - start;
-    printf("RESULT mode=raw n=%d concurrency=%d ok=%d elapsed_s=%.3f rate=%.0f\n", n, concurrency, ok, elapsed,
-           n / elapsed);
+    double elapsed = now_s() - start, cpu = cpu_s() - cpu0;
+    printf("RESULT mode=raw n=%d concurrency=%d ok=%d elapsed_s=%.3f rate=%.0f cpu_us=%.1f\n", n, concurrency, ok,
+           elapsed, n / elapsed, cpu * 1e6 / n);
     for (int i = 0; i < concurrency; i++)
         if (easy[i])
             curl_easy_cleanup(easy[i]);
