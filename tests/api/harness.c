@@ -92,6 +92,10 @@ static void pg_drop_database(rserver *s)
 {
     if (!s->pg_db[0])
         return;
+    if (s->peer) {
+        s->pg_db[0] = '\0';
+        return;
+    }
     char sql[200];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->pg_db);
     pg_admin(sql);
@@ -136,6 +140,12 @@ static void spawn(rserver *s, const char *const *extra_args)
             snprintf(url, sizeof url, "--database_url=%s", s->pg_url);
             argv[n++] = "--store=postgres";
             argv[n++] = url;
+        }
+        char key_file[340];
+        if (s->peer) {
+            snprintf(key_file, sizeof key_file, "--card_key_file=%s", s->card_key_file);
+            argv[n++] = key_file;
+            argv[n++] = "--sandbox=false";
         }
         for (const char *const *a = extra_args; a && *a && n < 62; a++)
             argv[n++] = *a;
@@ -199,6 +209,23 @@ void server_start(rserver *s, const char *const *extra_args)
     if (server_on_postgres())
         pg_create_database(s);
     spawn(s, extra_args);
+}
+
+void server_start_peer(rserver *peer, const rserver *first, const char *const *extra_args)
+{
+    if (!first->pg_db[0])
+        die("server_start_peer needs PostgreSQL: on SQLite nodes cannot share a store");
+    memset(peer, 0, sizeof *peer);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(peer->dir, sizeof peer->dir, "%s/recoup-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(peer->dir))
+        die("mkdtemp: %s", strerror(errno));
+    peer->peer = 1;
+    snprintf(peer->pg_db, sizeof peer->pg_db, "%s", first->pg_db);
+    snprintf(peer->pg_url, sizeof peer->pg_url, "%s", first->pg_url);
+    snprintf(peer->card_key_file, sizeof peer->card_key_file, "%s/card.key", first->dir);
+    snprintf(peer->gateway_key, sizeof peer->gateway_key, "%s", first->gateway_key);
+    spawn(peer, extra_args);
 }
 
 void server_restart(rserver *s, const char *const *extra_args) { spawn(s, extra_args); }

@@ -17,6 +17,8 @@ typedef struct rserver {
     char log_path[300];                /* recoupd's stderr */
     char pg_db[64];                    /* PostgreSQL runs: the server's own database, dropped by server_stop */
     char pg_url[512];                  /* its connection string */
+    int peer;                          /* started by server_start_peer: the database and card key are another's */
+    char card_key_file[300];           /* a peer's: the first node's card.key */
 } rserver;
 
 /* Which store the servers use: PostgreSQL when RECOUP_TEST_STORE=postgres
@@ -31,6 +33,12 @@ const char *server_store_args(const rserver *s);
  * "--name=value" arguments (NULL-terminated, may be NULL). Aborts the test
  * process when it does not come up within 20 seconds. */
 void server_start(rserver *s, const char *const *extra_args);
+/* Starts a further node of the same deployment as first (PostgreSQL
+ * only; aborts on SQLite): its own data directory and ports, first's
+ * database and card key (card_key_file), and no sandbox bootstrap, since
+ * first made the sandbox merchant and its keys (gateway_key is copied).
+ * server_stop of a peer leaves the database to first. */
+void server_start_peer(rserver *peer, const rserver *first, const char *const *extra_args);
 /* SIGTERM, wait, and return the exit status (0 = clean, no leaks). The
  * data directory is removed. */
 int server_stop(rserver *s);
