@@ -439,6 +439,9 @@ static enum store_rc save_invoice(pg_conn *c, const struct rc_invoice *inv, int 
                       "dunning_started_at = excluded.dunning_started_at, closed_at = excluded.closed_at, "
                       "failed_attempts = excluded.failed_attempts, custom = excluded.custom, "
                       "updated_at = excluded.updated_at, "
+                      /* A closed invoice has no next retry, from the moment it closes. */
+                      "next_retry_at = CASE WHEN excluded.closed_at IS NOT NULL THEN 0 "
+                      "ELSE rc_invoices.next_retry_at END, "
                       "plan_marked_at = CASE WHEN excluded.plan_needed = 1 AND rc_invoices.plan_needed = 0 "
                       "THEN excluded.plan_marked_at ELSE rc_invoices.plan_marked_at END, "
                       "plan_needed = GREATEST(rc_invoices.plan_needed, excluded.plan_needed)",

@@ -316,6 +316,8 @@ static enum store_rc save_invoice(sq_conn *c, const struct rc_invoice *inv, int 
                                   "DO UPDATE SET customer_id = ?4, subscription_id = ?5, state = ?7, "
                                   "state_reason = ?8, amount_due = ?9, currency = ?10, dunning_started_at = ?11, "
                                   "closed_at = ?12, failed_attempts = ?13, custom = ?14, updated_at = ?15, "
+                                  /* A closed invoice has no next retry, from the moment it closes. */
+                                  "next_retry_at = CASE WHEN ?12 IS NOT NULL THEN 0 ELSE next_retry_at END, "
                                   "plan_marked_at = CASE WHEN ?16 AND plan_needed = 0 THEN ?15 ELSE plan_marked_at END, "
                                   "plan_needed = CASE WHEN ?16 THEN 1 ELSE plan_needed END");
     if (!st)
