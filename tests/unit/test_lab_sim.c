@@ -168,6 +168,29 @@ static void test_oracle_never_worse_than_planner(void **state)
     assert_true(rep.warmup_outcomes > 60);
 }
 
+/* Expired cards that the updater replaces: the update reaches recoup as a
+ * payment method update event, the planner plans again, and the new card
+ * (which always works here) is charged; nothing is tried on the old one
+ * by recoup or the oracle, while every fixed schedule tries it. */
+static void test_updated_cards_reach_the_planner(void **state)
+{
+    (void)state;
+    load("{\"name\":\"updater\",\"invoices\":40,\"declines\":[{\"type\":\"expired_card\"}],"
+         "\"expired_card\":{\"updater_share\":1,\"update_after_days\":[1,5],\"new_card_success\":1},"
+         "\"cancellations\":{\"share\":0},\"hour_factors\":" FLAT ",\"debit_hour_factors\":" FLAT ","
+         "\"warmup\":{\"invoices\":40}}");
+    run(BIT(LAB_RECOUP) | BIT(LAB_ORACLE) | BIT(LAB_FIXED_8_IN_14));
+    assert_int_equal(rep.r[LAB_ORACLE].recovered, 40);
+    assert_int_equal(rep.r[LAB_ORACLE].attempts, 40);
+    assert_int_equal(rep.r[LAB_RECOUP].recovered, 40);
+    assert_int_equal(rep.r[LAB_RECOUP].attempts, 40);
+    assert_int_equal(rep.r[LAB_RECOUP].violations, 0);
+    /* The planner was asked after each failure and after each update. */
+    assert_true(rep.r[LAB_RECOUP].plans >= 80);
+    assert_int_equal(rep.r[LAB_FIXED_8_IN_14].recovered, 40);
+    assert_true(rep.r[LAB_FIXED_8_IN_14].attempts > 40);
+}
+
 static char *report_json(uint64_t seed)
 {
     struct lab_options o = {seed, 0, 1};
@@ -255,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_violations_when_a_schedule_breaks_a_cap),
         cmocka_unit_test(test_cancelled_subscriptions_stop_at_retry_status),
         cmocka_unit_test(test_oracle_never_worse_than_planner),
+        cmocka_unit_test(test_updated_cards_reach_the_planner),
         cmocka_unit_test(test_same_seed_same_report),
         cmocka_unit_test(test_report_checks),
     };
