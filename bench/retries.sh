@@ -16,9 +16,9 @@
 #    --retry_workers=W, the virtual clock moved past every planned first
 #    attempt; attempts per second (retries succeeded + declined on /metrics)
 #    until all are done, webhook deliveries per second, the time per stage
-#    (recoup_recover_attempt_*_us_total), recoupd's CPU. Then the reference
-#    of the run on the same recoupd: the gateway's own charges of stored
-#    cards, as Recover makes them, 64 at once.
+#    (recoup_recover_attempt_*_us_total), recoupd's CPU. The reference of
+#    the run, on the same recoupd just before the clock moves: the gateway's
+#    own charges of stored cards, as Recover makes them, 64 at once.
 # 3. The dispatcher alone: the last run's webhooks (real bodies, every one
 #    delivered once) made due again together, recoupd restarted, deliveries
 #    per second until all are delivered again; the reference, the same
@@ -33,6 +33,9 @@
 #   BENCH_HISTORY      paid renewals sent per failed payment            [1]
 #   BENCH_REF_CHARGES  charges in the reference of each run             [20000]
 #   BENCH_RECOUPD_ARGS extra recoupd flags for every run
+#   BENCH_SEED         a directory for the seed: reused when it holds one
+#                      (the settings above then come from it), else made
+#                      there and kept (runs of other builds on one seed)
 #   RECOUPD, RECOUPCTL the binaries            [build/recoupd, build/recoupctl]
 #   BENCH_KEEP=1       keep the temporary directory
 set -eu
@@ -142,10 +145,21 @@ stop_recoupd() {
     RECOUPD_PID=""
 }
 ctl() { "$RECOUPCTL" --admin "$ADMIN" "$@" >/dev/null; }
+# The merchant's URLs (this run's nginx port, also on a reused seed).
+merchant_settings() {
+    ctl recover set sandbox retry_status_url="$MERCHANT" retry_results_url="$MERCHANT/webhooks/retry-results" \
+        end_of_dunning_url="$MERCHANT/webhooks/end-of-dunning" end_of_dunning_enabled=true
+}
 clock_ms() { date -u -d "$(curl -s "$ADMIN/admin/clock" | jq -r .now)" +%s%3N; }
 metrics() { curl -s "$ADMIN/metrics" >"$1"; }
 mval() { awk -v n="$2" '$1 == n {print $2; found = 1} END {if (!found) print 0}' "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# nginx: its master and its worker
+nginx_ticks() {
+    local t=0 p
+    for p in "$BENCH_NGINX_PID" $(pgrep -P "$BENCH_NGINX_PID"); do t=$((t + $(cpu_ticks "$p"))); done
+    echo "$t"
+}
 # busy and total jiffies of the whole machine
 machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
@@ -157,12 +171,24 @@ q() { sqlite3 -cmd ".timeout 10000" "$1" "$2"; }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# ---- 1. seed ----
-SEED=$TMP/seed
+# ---- 1. seed (or BENCH_SEED, a seed directory kept from an earlier run) ----
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+SEED=${BENCH_SEED:-$TMP/seed}
+if [ -f "$SEED/seed.done" ]; then
+    LOAD_LINE=$(sed -n 1p "$SEED/seed.done")
+    T_LOADED=$(sed -n 2p "$SEED/seed.done")
+    T_PLANNED=$(sed -n 3p "$SEED/seed.done")
+    planned=$(q "$SEED/recoup.db" "SELECT COUNT(*) FROM rc_retries WHERE attempt_no = 1 AND state = 'planned'")
+    STOPS=$(q "$SEED/recoup.db" "SELECT COUNT(*) FROM rc_decisions WHERE action = 'stop'")
+    N=$(field "$LOAD_LINE" failed)
+    APPROVE=$(($(field "$LOAD_LINE" approving) * 100 / N))
+    HISTORY=$(($(field "$LOAD_LINE" events) / N - 1))
+    GK=$(jq -r .gateway.api_key "$SEED/sandbox.json")
+    say "reusing the seed in $SEED: $planned first attempts planned"
+else
 say "seeding: recoupd on SQLite, virtual clock; $N cards and failed payments, $HISTORY paid renewal(s) per failure"
 start_recoupd "$SEED" "$TMP/seed.log"
-ctl recover set sandbox retry_status_url="$MERCHANT" retry_results_url="$MERCHANT/webhooks/retry-results" \
-    end_of_dunning_url="$MERCHANT/webhooks/end-of-dunning" end_of_dunning_enabled=true
+merchant_settings
 GK=$(jq -r .gateway.api_key "$SEED/sandbox.json")
 RK=$(jq -r .recover.api_key "$SEED/sandbox.json")
 NOW_ISO=$(curl -s "$ADMIN/admin/clock" | jq -r .now)
@@ -170,7 +196,6 @@ T0=$(now_s)
 LOAD_LINE=$("$TMP/load" seed "$PAY" "$GK" "$API" "$RK" "$N" "$APPROVE" "$HISTORY" 64 "$NOW_ISO" "b$$")
 say "$LOAD_LINE"
 T_LOADED=$(now_s)
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 TOTAL_EVENTS=$(field "$LOAD_LINE" events)
 
 say "waiting until every event is applied and every invoice planned"
@@ -189,6 +214,8 @@ STOPS=$(q "$SEED/recoup.db" "SELECT COUNT(*) FROM rc_decisions WHERE action = 's
 say "planned $planned first attempts ($STOPS decisions to stop) in $(fsub "$T_PLANNED" "$T_LOADED") s after the load"
 [ "$planned" -gt 0 ] || die "nothing was planned"
 stop_recoupd
+printf '%s\n%s\n%s\n' "$LOAD_LINE" "$T_LOADED" "$T_PLANNED" >"$SEED/seed.done"
+fi
 
 # ---- 2. one run per retry_workers value ----
 ROWS=() STAGE_ROWS=() NOTES=()
@@ -198,7 +225,16 @@ for W in $WORKERS; do
     rm -rf "$RUN"
     cp -a "$SEED" "$RUN"
     start_recoupd "$RUN" "$TMP/run-$W.log" --retry_workers="$W"
+    merchant_settings
     LAST_RUN=$RUN
+    # The reference of this run, just before it on the same recoupd (idle:
+    # nothing is due yet): the gateway's own charges of stored cards.
+    r0=$(cpu_ticks "$RECOUPD_PID")
+    REF_LINE=$("$TMP/load" charges "$PAY" "$GK" "$REF_CHARGES" 64 "ref$W")
+    ref=$(field "$REF_LINE" charge_rate)
+    ref_cpu=$(awk -v a="$r0" -v b="$(cpu_ticks "$RECOUPD_PID")" -v hz="$HZ" -v n="$REF_CHARGES" \
+        'BEGIN {printf "%.0f", (b - a) / hz / n * 1e6}')
+    say "retry_workers=$W: reference: $REF_LINE, recoupd CPU $ref_cpu us per charge"
     max_due=$(q "$RUN/recoup.db" "SELECT MAX(due_at) FROM rc_retries WHERE attempt_no = 1 AND state = 'planned'")
     pay0=$(q "$RUN/recoup.db" "SELECT COUNT(*) FROM gw_payments")
     rs0=$(merchant_calls /retry/)
@@ -206,7 +242,7 @@ for W in $WORKERS; do
     secs=$(((max_due - $(clock_ms)) / 1000 + 60))
     metrics "$TMP/m0"
     c0=$(cpu_ticks "$RECOUPD_PID")
-    n0=$(cpu_ticks "$BENCH_NGINX_PID")
+    n0=$(nginx_ticks)
     read -r mb0 mt0 <<<"$(machine_ticks)"
     say "retry_workers=$W: moving the clock $secs s, past every planned first attempt"
     t0=$(now_s)
@@ -225,7 +261,7 @@ for W in $WORKERS; do
     t1=$(now_s)
     cp "$TMP/m" "$TMP/m1"
     c1=$(cpu_ticks "$RECOUPD_PID")
-    n1=$(cpu_ticks "$BENCH_NGINX_PID")
+    n1=$(nginx_ticks)
     read -r mb1 mt1 <<<"$(machine_ticks)"
     # The webhooks of the last attempts are still on their way.
     while :; do
@@ -267,16 +303,7 @@ for W in $WORKERS; do
     ms() { awk -v a="$1" -v n="$planned" 'BEGIN {printf "%.2f", a / n / 1000}'; }
     STAGE_ROWS+=("| $W | $(pct $s_claim $s_all) | $(pct $s_load $s_all) | $(pct $s_rs $s_all) | $(pct $s_charge $s_all) | $(pct $s_record $s_all) | $(ms $s_claim) / $(ms $s_load) / $(ms $s_rs) / $(ms $s_charge) / $(ms $s_record) |")
 
-    # The reference of this run: the gateway's own charges, once Recover is
-    # idle (its planner re-plans the declined invoices after the run).
-    for _ in $(seq 1 600); do
-        [ "$(q "$RUN/recoup.db" "SELECT COUNT(*) FROM rc_invoices WHERE plan_needed = 1")" = 0 ] && break
-        sleep 0.5
-    done
-    REF_LINE=$("$TMP/load" charges "$PAY" "$GK" "$REF_CHARGES" 64 "ref$W")
-    ref=$(field "$REF_LINE" charge_rate)
-    say "  reference: $REF_LINE"
-    ROWS+=("| $W | $planned | $wall | **$rate** | $steady | $ref | $(bench_ratio "$rate" "$ref") | $delivered | $wh_rate | $cores | $cpu_us | $ngx_cores | $busy |")
+    ROWS+=("| $W | $planned | $wall | **$rate** | $steady | $ref ($ref_cpu us) | $(bench_ratio "$rate" "$ref") | $delivered | $wh_rate | $cores | $cpu_us | $ngx_cores | $busy |")
     stop_recoupd
 done
 
@@ -286,6 +313,13 @@ q "$LAST_RUN/recoup.db" "UPDATE rc_webhooks SET state = 'pending', attempts = 0,
     last_status = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL"
 K=$(q "$LAST_RUN/recoup.db" "SELECT COUNT(*) FROM rc_webhooks WHERE state = 'pending'")
 start_recoupd "$LAST_RUN" "$TMP/drain.log"
+merchant_settings
+# The planner's re-planning of the declined invoices finishes first, so
+# that the dispatcher runs alone.
+for _ in $(seq 1 1200); do
+    [ "$(q "$LAST_RUN/recoup.db" "SELECT COUNT(*) FROM rc_invoices WHERE plan_needed = 1")" = 0 ] && break
+    sleep 0.5
+done
 metrics "$TMP/d0"
 d_base=$(mval "$TMP/d0" recoup_recover_webhooks_delivered_total)
 c0=$(cpu_ticks "$RECOUPD_PID")
@@ -333,7 +367,7 @@ OUT="$ROOT/bench/results/retries-$STAMP.md"
     echo "  $(field "$LOAD_LINE" events) events acknowledged in $(field "$LOAD_LINE" event_s) s ($(field "$LOAD_LINE" event_rate)/s),"
     echo "  applied and planned $(fsub "$T_PLANNED" "$T_LOADED") s after the last acknowledgement ($planned first attempts planned, $STOPS stops)"
     echo
-    echo "| retry_workers | attempts | seconds | attempts/s | attempts/s, 10% to 90% | reference: gateway charges/s | ratio | webhooks delivered | webhooks/s | recoupd CPU (cores) | recoupd CPU per attempt (us) | nginx CPU (cores) | machine busy |"
+    echo "| retry_workers | attempts | seconds | attempts/s | attempts/s, 10% to 90% | reference: gateway charges/s (recoupd CPU per charge) | ratio | webhooks delivered | webhooks/s | recoupd CPU (cores) | recoupd CPU per attempt (us) | nginx CPU (cores) | machine busy |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${ROWS[@]}"
     echo
