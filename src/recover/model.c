@@ -372,6 +372,12 @@ static void write_prior(double *w)
     for (size_t i = 0; i < 2; i++)
         for (uint64_t b = 0; b < 8; b++)
             prior_add(w, idx(G_CLASS_SINCE_LAST, fnv(soon_cls[i]), b, 0), soon_again[b]);
+    /* Money that was missing comes back with the next pay, days away: the
+     * longer since the failed attempt, the likelier a pay day fell in
+     * between, up to about a week (the shortest common pay period). */
+    static const double insf_again[8] = {-0.6, -0.6, -0.5, -0.35, -0.15, 0, 0.05, 0.05};
+    for (uint64_t b = 0; b < 8; b++)
+        prior_add(w, idx(G_REASON_SINCE_LAST, insf, b, 0), insf_again[b]);
     /* Velocity limits reset after a day, some at local midnight. */
     uint64_t wl = fnv("withdrawal_limit");
     static const double wl_since[9] = {-2.0, -1.6, -1.0, 0.4, 0.3, 0.2, 0.1, 0, -0.2};
@@ -595,22 +601,25 @@ double rc_model_predict(rc_model *m, const char *merchant_id, const struct rc_mo
     return rc_model_sigmoid(z);
 }
 
-void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
-                     const struct rc_model_when *when, size_t n, double *logits, double *next_attempt_delta)
+/* The time-feature tables of one attempt, weighed once under the lock. */
+static void logits_tables(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
+                          const struct rc_model_when *when, size_t n, double *logits, double *no_last,
+                          double *last_out, double *att_delta, size_t natt)
 {
     struct keys k;
     keys_of(f, &k);
     uint32_t st[NSTATIC], st_next[NSTATIC];
     static_indices(&k, k.att, st);
-    static_indices(&k, attempts_bucket(f->attempts + 1), st_next);
     /* Each time feature takes few values: weigh each value once, then a
      * candidate is a handful of additions, however many there are. */
     double hour_w[24], wday_w[7], mday_w[32], since_w[9], block_w[7][4], last_w[8];
     pthread_rwlock_rdlock(&m->lock);
     const struct scope *s = merchant_find(m, merchant_id);
     double base = logit_locked(m, s, st, NSTATIC);
-    if (next_attempt_delta)
-        *next_attempt_delta = logit_locked(m, s, st_next, NSTATIC) - base;
+    for (size_t a = 0; a < natt; a++) {
+        static_indices(&k, attempts_bucket(f->attempts + (int)a + 1), st_next);
+        att_delta[a] = logit_locked(m, s, st_next, NSTATIC) - base;
+    }
     for (uint64_t h = 0; h < 24; h++)
         hour_w[h] = weight(m, s, idx(G_HOUR, h, 0, 0)) + weight(m, s, idx(G_REASON_HOUR, k.reason, h, 0)) +
                     weight(m, s, idx(G_FUND_HOUR, k.fund, h, 0));
@@ -628,12 +637,42 @@ void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model
         last_w[b] = weight(m, s, idx(G_REASON_SINCE_LAST, k.reason, b, 0)) +
                     weight(m, s, idx(G_CLASS_SINCE_LAST, k.cls, b, 0));
     pthread_rwlock_unlock(&m->lock);
+    if (last_out)
+        memcpy(last_out, last_w, sizeof last_w);
     for (size_t i = 0; i < n; i++) {
         int h = clampi(when[i].local_hour, 0, 23), w = clampi(when[i].local_wday, 0, 6);
         int d = clampi(when[i].local_mday, 1, 31);
-        logits[i] = base + hour_w[h] + wday_w[w] + mday_w[d] + since_w[since_bucket(when[i].since_first_failure_ms)] +
-                    block_w[w][h / 6] + last_w[since_last_bucket(when[i].since_last_failure_ms)];
+        double z = base + hour_w[h] + wday_w[w] + mday_w[d] + since_w[since_bucket(when[i].since_first_failure_ms)] +
+                   block_w[w][h / 6];
+        if (no_last)
+            no_last[i] = z;
+        logits[i] = z + last_w[since_last_bucket(when[i].since_last_failure_ms)];
     }
+}
+
+void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
+                     const struct rc_model_when *when, size_t n, double *logits, double *next_attempt_delta)
+{
+    double delta = 0;
+    logits_tables(m, merchant_id, f, when, n, logits, NULL, NULL, &delta, 1);
+    if (next_attempt_delta)
+        *next_attempt_delta = delta;
+}
+
+void rc_model_logits_ahead(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
+                           const struct rc_model_when *when, size_t n, double *logits, double *no_last,
+                           double last_w[RC_MODEL_SINCE_LAST_BUCKETS], double *att_delta, size_t natt)
+{
+    logits_tables(m, merchant_id, f, when, n, logits, no_last, last_w, att_delta, natt);
+}
+
+int rc_model_since_last_bucket(int64_t ms) { return since_last_bucket(ms); }
+
+int64_t rc_model_since_last_edge(int b)
+{
+    static const int64_t lo[RC_MODEL_SINCE_LAST_BUCKETS] = {0, HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS,
+                                                          4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS};
+    return b <= 0 ? 0 : b >= RC_MODEL_SINCE_LAST_BUCKETS ? INT64_MAX : lo[b];
 }
 
 static void ada_step(double *w, double *g2, double grad, double eta)

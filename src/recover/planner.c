@@ -3,6 +3,7 @@
 #include "recover/planner.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@
 #define HORIZON_MAX (45 * DAY_MS)
 #define MAX_CANDIDATES 192
 #define HIST_STACK 128
+/* Further attempts valued when choosing this one: beyond a week of
+ * attempts the plan would change with what they teach anyway. */
+#define LOOKAHEAD 7
 
 enum mode {
     MODE_LATER,     /* the model picks among days */
@@ -44,7 +48,6 @@ struct cand {
     int64_t at;
     double p;   /* predicted success */
     double disc; /* what a recovery then is worth against one now */
-    double q;   /* the following attempt's discounted chance, if this one fails */
     double ev;  /* expected value of attempting here */
     int allowed;
     int chosen;
@@ -195,6 +198,92 @@ static double discount(int64_t now, int64_t at)
 {
     double days = (double)(at > now ? at - now : 0) / (double)DAY_MS;
     return exp(-DISCOUNT_PER_DAY * days);
+}
+
+/* The planner weighs thousands of chances per decision; a table of the
+ * logistic function with linear steps between entries is exact to about
+ * 1e-4, plenty to rank times, and built once from the model's own
+ * sigmoid, so it is the same on every machine. */
+#define SIG_RANGE 16
+#define SIG_PER_UNIT 16
+#define SIG_N (2 * SIG_RANGE * SIG_PER_UNIT)
+static double sig_tab[SIG_N + 1];
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+
+static void sig_init(void)
+{
+    for (int i = 0; i <= SIG_N; i++)
+        sig_tab[i] = rc_model_sigmoid((double)i / SIG_PER_UNIT - SIG_RANGE);
+}
+
+static double fast_sigmoid(double z)
+{
+    if (z <= -SIG_RANGE)
+        return sig_tab[0];
+    if (z >= SIG_RANGE)
+        return sig_tab[SIG_N];
+    double x = (z + SIG_RANGE) * SIG_PER_UNIT;
+    int i = (int)x;
+    if (i >= SIG_N)
+        return sig_tab[SIG_N];
+    return sig_tab[i] + (x - i) * (sig_tab[i + 1] - sig_tab[i]);
+}
+
+/* cont[i]: the value of the best plan of at most `ahead` further attempts
+ * after a failed one at candidate i (0: stop there). Backward induction
+ * over the number of attempts left: with r left after a failure at i, the
+ * next attempt at j scores p = sigmoid(no_last[j] + last_w[b] +
+ * att_delta[m]) where b is the bucket of the time from i to j and m the
+ * attempt's rank, and is worth p d(j) + (1 - p) W_{r-1}(j) - cost. For
+ * one bucket that value does not depend on i, and the j a bucket allows
+ * form a window that slides left as i does, so a monotone queue per bucket
+ * finds every maximum in linear time: O(buckets x candidates x ahead). */
+static void plan_ahead(const struct cand *c, size_t n, const double *no_last, const double *last_w,
+                       const double *att_delta, size_t ahead, int64_t gap, double *cont)
+{
+    double prev[MAX_CANDIDATES + 2], val[MAX_CANDIDATES + 2];
+    size_t dq[MAX_CANDIDATES + 2];
+    for (size_t i = 0; i < n; i++)
+        prev[i] = cont[i] = 0;
+    if (!ahead || !n)
+        return;
+    pthread_once(&sig_once, sig_init);
+    for (size_t r = 1; r <= ahead; r++) {
+        double shift = att_delta[ahead - r];
+        for (size_t i = 0; i < n; i++)
+            cont[i] = 0;
+        for (int b = 0; b < RC_MODEL_SINCE_LAST_BUCKETS; b++) {
+            int64_t lo = rc_model_since_last_edge(b), hi = rc_model_since_last_edge(b + 1);
+            if (lo < gap)
+                lo = gap;
+            if (hi <= lo || c[n - 1].at - c[0].at < lo)
+                continue;
+            double lw = last_w[b] + shift;
+            for (size_t j = 0; j < n; j++) {
+                double p = fast_sigmoid(no_last[j] + lw);
+                val[j] = p * c[j].disc + (1 - p) * prev[j] - ATTEMPT_COST;
+            }
+            /* i from the last candidate down: the window [jl, jh) of j with
+             * lo <= at_j - at_i < hi moves left. dq holds j in decreasing
+             * order with decreasing values; its head is the window's best. */
+            size_t head = 0, tail = 0, jl = n, jh = n;
+            for (size_t i = n; i-- > 0;) {
+                while (jl > 0 && c[jl - 1].at - c[i].at >= lo) {
+                    jl--;
+                    while (tail > head && val[dq[tail - 1]] <= val[jl])
+                        tail--;
+                    dq[tail++] = jl;
+                }
+                while (jh > 0 && c[jh - 1].at - c[i].at >= hi)
+                    jh--;
+                while (tail > head && dq[head] >= jh)
+                    head++;
+                if (tail > head && val[dq[head]] > cont[i])
+                    cont[i] = val[dq[head]];
+            }
+        }
+        memcpy(prev, cont, n * sizeof *cont);
+    }
 }
 
 static void add_alt(struct rc_decision *out, int64_t at, double p, const char *why)
@@ -378,51 +467,46 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
         when[i] = (struct rc_model_when){.local_hour = lts[i].hour, .local_wday = lts[i].wday,
                                          .local_mday = lts[i].mday, .since_first_failure_ms = times[i] - first_at,
                                          .since_last_failure_ms = times[i] - dec->psp_created_at};
-    double logits[MAX_CANDIDATES + 2], delta = 0;
+    /* How many attempts after this one the merchant's limit leaves, and
+     * how many of them are valued. */
+    int64_t left = in->max_retries - in->recover_attempts - 1;
+    size_t ahead = left <= 0 ? 0 : left < LOOKAHEAD ? (size_t)left : LOOKAHEAD;
+    double logits[MAX_CANDIDATES + 2], no_last[MAX_CANDIDATES + 2], last_w[RC_MODEL_SINCE_LAST_BUCKETS],
+        att_delta[LOOKAHEAD + 1];
     if (in->model) {
-        rc_model_logits(in->model, in->merchant_id, &f, when, n, logits, &delta);
+        rc_model_logits_ahead(in->model, in->merchant_id, &f, when, n, logits, no_last, last_w, att_delta,
+                              ahead ? ahead : 1);
     } else {
         /* Without a model every time is alike: the earliest allowed wins. */
         for (size_t i = 0; i < n; i++)
-            logits[i] = -2.0;
-        delta = -0.3;
+            logits[i] = no_last[i] = -2.0;
+        for (size_t b = 0; b < RC_MODEL_SINCE_LAST_BUCKETS; b++)
+            last_w[b] = 0;
+        for (size_t a = 0; a <= LOOKAHEAD; a++)
+            att_delta[a] = -0.3 * (double)(a + 1);
     }
 
     struct cand c[MAX_CANDIDATES + 2];
-    int more_after = in->recover_attempts + 1 < in->max_retries;
+    int more_after = ahead > 0;
     for (size_t i = 0; i < n; i++) {
         double disc = discount(in->now, times[i]);
         c[i] = (struct cand){.at = times[i], .p = rc_model_sigmoid(logits[i]), .disc = disc,
                              .allowed = i < n_in && times[i] >= v.earliest_ms};
-        c[i].q = rc_model_sigmoid(logits[i] + delta) * disc;
-        c[i].ev = c[i].p * disc;
     }
-    /* If this attempt fails, the next one is worth the best later slot
-     * (at least min_gap on) less its cost: an early attempt keeps that
-     * option open, a late one spends the window. The backward pass keeps
-     * this linear in the number of candidates. */
-    if (more_after) {
-        double best = 0;
-        size_t j = n_in;
-        for (size_t i = n_in; i-- > 0;) {
-            while (j > 0 && c[j - 1].at >= c[i].at + (min_gap > HOUR_MS ? min_gap : HOUR_MS)) {
-                j--;
-                if (c[j].allowed && c[j].q > best)
-                    best = c[j].q;
-            }
-            double cont = best - ATTEMPT_COST > 0 ? best - ATTEMPT_COST : 0;
-            c[i].ev += (1 - c[i].p) * cont;
-        }
-    }
+    /* What the attempts after this one are worth if it fails at each
+     * candidate: the best plan of up to `ahead` further attempts, each
+     * scored with its own time since the failure before it and its own
+     * attempt count, less what each costs. */
+    double cont[MAX_CANDIDATES + 2];
+    plan_ahead(c, n_in, no_last, last_w, att_delta, ahead, min_gap > HOUR_MS ? min_gap : HOUR_MS, cont);
+    for (size_t i = 0; i < n; i++)
+        c[i].ev = c[i].p * c[i].disc + (1 - c[i].p) * (i < n_in ? cont[i] : 0) - ATTEMPT_COST;
     size_t bi = n;
-    double best_p = 0;
     size_t nscored = 0;
     for (size_t i = 0; i < n_in; i++) {
         if (!c[i].allowed)
             continue;
         nscored++;
-        if (c[i].p * c[i].disc > best_p)
-            best_p = c[i].p * c[i].disc;
         if (bi == n || c[i].ev > c[bi].ev)
             bi = i;
     }
@@ -431,10 +515,10 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
              out->decline_class);
         goto done;
     }
-    if (best_p < ATTEMPT_COST) {
+    if (c[bi].ev <= 0) {
         stop(out, "exhausted", "model",
-             "%s (%s): after %d failed attempts the best chance left is %.1f%%, below what an attempt costs",
-             d.reason, out->decline_class, attempts, 100 * best_p);
+             "%s (%s): after %d failed attempts the best chance left is %.1f%%, not worth what an attempt costs",
+             d.reason, out->decline_class, attempts, 100 * c[bi].p);
         goto done;
     }
     c[bi].chosen = 1;
