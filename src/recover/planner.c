@@ -34,9 +34,11 @@
 #define HORIZON_MAX (45 * DAY_MS)
 #define MAX_CANDIDATES 192
 #define HIST_STACK 128
-/* Further attempts valued when choosing this one: beyond a week of
- * attempts the plan would change with what they teach anyway. */
-#define LOOKAHEAD 7
+/* Further attempts valued when choosing this one: the plan is made again
+ * after each failure, with what it taught, so the far end of it matters
+ * little, and each level costs a pass over the candidates. */
+#define LOOKAHEAD 3
+#define FOLLOW_STEP (6 * HOUR_MS)
 
 enum mode {
     MODE_LATER,     /* the model picks among days */
@@ -229,61 +231,91 @@ static double fast_sigmoid(double z)
     return sig_tab[i] + (x - i) * (sig_tab[i + 1] - sig_tab[i]);
 }
 
+/* One level of the backward induction: best[k] (k < ni, failure at
+ * c[is[k]]) gets the best of 0 and, over the follow-up times c[js[x]] a
+ * bucket b allows after it, p d + (1 - p) prev[x] - cost, where p is the
+ * follow-up's chance in bucket b with `shift` more failed attempts. For
+ * one bucket that value does not depend on the failure's time, and the
+ * follow-ups a bucket allows form a window that slides left as the
+ * failure does, so a monotone queue per bucket finds every maximum in
+ * linear time. */
+static void ahead_level(const struct cand *c, const size_t *is, size_t ni, const size_t *js, size_t nj,
+                        const double *no_last, const double *last_w, double shift, int64_t gap, const double *prev,
+                        double *best)
+{
+    double val[MAX_CANDIDATES + 2];
+    size_t dq[MAX_CANDIDATES + 2];
+    for (size_t k = 0; k < ni; k++)
+        best[k] = 0;
+    if (!nj || !ni)
+        return;
+    int64_t first = c[is[0]].at, last = c[js[nj - 1]].at;
+    for (int b = 0; b < RC_MODEL_SINCE_LAST_BUCKETS; b++) {
+        int64_t lo = rc_model_since_last_edge(b), hi = rc_model_since_last_edge(b + 1);
+        if (lo < gap)
+            lo = gap;
+        if (hi <= lo || last - first < lo)
+            continue;
+        double lw = last_w[b] + shift;
+        size_t x0 = 0;
+        while (x0 < nj && c[js[x0]].at - first < lo)
+            x0++;
+        for (size_t x = x0; x < nj; x++) {
+            const struct cand *f = &c[js[x]];
+            double p = fast_sigmoid(no_last[js[x]] + lw);
+            val[x] = p * f->disc + (1 - p) * prev[x] - ATTEMPT_COST;
+        }
+        /* dq holds follow-ups in decreasing time with decreasing values;
+         * its head is the window's best. */
+        size_t head = 0, tail = 0, jl = nj, jh = nj;
+        for (size_t k = ni; k-- > 0;) {
+            int64_t at = c[is[k]].at;
+            if (last - at < lo)
+                continue;
+            while (jl > x0 && c[js[jl - 1]].at - at >= lo) {
+                jl--;
+                while (tail > head && val[dq[tail - 1]] <= val[jl])
+                    tail--;
+                dq[tail++] = jl;
+            }
+            while (jh > 0 && c[js[jh - 1]].at - at >= hi)
+                jh--;
+            while (tail > head && dq[head] >= jh)
+                head++;
+            if (tail > head && val[dq[head]] > best[k])
+                best[k] = val[dq[head]];
+        }
+    }
+}
+
 /* cont[i]: the value of the best plan of at most `ahead` further attempts
- * after a failed one at candidate i (0: stop there). Backward induction
- * over the number of attempts left: with r left after a failure at i, the
- * next attempt at j scores p = sigmoid(no_last[j] + last_w[b] +
- * att_delta[m]) where b is the bucket of the time from i to j and m the
- * attempt's rank, and is worth p d(j) + (1 - p) W_{r-1}(j) - cost. For
- * one bucket that value does not depend on i, and the j a bucket allows
- * form a window that slides left as i does, so a monotone queue per bucket
- * finds every maximum in linear time: O(buckets x candidates x ahead). */
+ * after a failed one at candidate i (0: stop there), by backward
+ * induction over the attempts left, each follow-up scored with its own
+ * time since the failure before it and its own attempt count. Follow-ups
+ * are placed on a coarser grid (at least FOLLOW_STEP apart): they are
+ * planned again, with what this attempt taught, if it fails, so their
+ * exact hour matters less than the cost of weighing every one. */
 static void plan_ahead(const struct cand *c, size_t n, const double *no_last, const double *last_w,
                        const double *att_delta, size_t ahead, int64_t gap, double *cont)
 {
-    double prev[MAX_CANDIDATES + 2], val[MAX_CANDIDATES + 2];
-    size_t dq[MAX_CANDIDATES + 2];
-    for (size_t i = 0; i < n; i++)
-        prev[i] = cont[i] = 0;
+    size_t all[MAX_CANDIDATES + 2], sub[MAX_CANDIDATES + 2], ns = 0;
+    double prev[MAX_CANDIDATES + 2], next[MAX_CANDIDATES + 2];
+    for (size_t i = 0; i < n; i++) {
+        all[i] = i;
+        cont[i] = 0;
+        if (!ns || c[i].at - c[sub[ns - 1]].at >= FOLLOW_STEP)
+            sub[ns++] = i;
+    }
     if (!ahead || !n)
         return;
     pthread_once(&sig_once, sig_init);
-    for (size_t r = 1; r <= ahead; r++) {
-        double shift = att_delta[ahead - r];
-        for (size_t i = 0; i < n; i++)
-            cont[i] = 0;
-        for (int b = 0; b < RC_MODEL_SINCE_LAST_BUCKETS; b++) {
-            int64_t lo = rc_model_since_last_edge(b), hi = rc_model_since_last_edge(b + 1);
-            if (lo < gap)
-                lo = gap;
-            if (hi <= lo || c[n - 1].at - c[0].at < lo)
-                continue;
-            double lw = last_w[b] + shift;
-            for (size_t j = 0; j < n; j++) {
-                double p = fast_sigmoid(no_last[j] + lw);
-                val[j] = p * c[j].disc + (1 - p) * prev[j] - ATTEMPT_COST;
-            }
-            /* i from the last candidate down: the window [jl, jh) of j with
-             * lo <= at_j - at_i < hi moves left. dq holds j in decreasing
-             * order with decreasing values; its head is the window's best. */
-            size_t head = 0, tail = 0, jl = n, jh = n;
-            for (size_t i = n; i-- > 0;) {
-                while (jl > 0 && c[jl - 1].at - c[i].at >= lo) {
-                    jl--;
-                    while (tail > head && val[dq[tail - 1]] <= val[jl])
-                        tail--;
-                    dq[tail++] = jl;
-                }
-                while (jh > 0 && c[jh - 1].at - c[i].at >= hi)
-                    jh--;
-                while (tail > head && dq[head] >= jh)
-                    head++;
-                if (tail > head && val[dq[head]] > cont[i])
-                    cont[i] = val[dq[head]];
-            }
-        }
-        memcpy(prev, cont, n * sizeof *cont);
+    for (size_t x = 0; x < ns; x++)
+        prev[x] = 0;
+    for (size_t r = 1; r < ahead; r++) {
+        ahead_level(c, sub, ns, sub, ns, no_last, last_w, att_delta[ahead - r], gap, prev, next);
+        memcpy(prev, next, ns * sizeof *next);
     }
+    ahead_level(c, all, n, sub, ns, no_last, last_w, att_delta[0], gap, prev, cont);
 }
 
 static void add_alt(struct rc_decision *out, int64_t at, double p, const char *why)
