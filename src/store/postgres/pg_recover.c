@@ -10,9 +10,10 @@
  *
  * 1. A pending list has no holes. seq comes from a sequence, so a later
  *    append can commit before an earlier one, and a worker reading in
- *    between would see event n+1 without event n. Each append therefore
- *    holds a shared advisory lock (INBOX_LOCK_KEY) from before it draws
- *    its seq until it commits, and inbox_pending takes the same lock
+ *    between would see event n+1 without event n. Each append (a batch
+ *    of them: see the appender below) therefore holds a shared advisory
+ *    lock (INBOX_LOCK_KEY) from before it draws its seqs until it commits,
+ *    and inbox_pending takes the same lock
  *    exclusively before it reads: every append that drew a seq has then
  *    committed, and appends that start later draw larger ones. So when a
  *    list holds an event, it also holds every unprocessed event before it.
@@ -41,6 +42,8 @@
  * durable commit per batch, and a failed event changes nothing of its own
  * while the others commit. The rows an event changes are locked as it
  * reads them (FOR UPDATE), so other writers of invoices take turns. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,82 +168,462 @@ static enum store_rc pg_settings_put(store *s, const struct rc_settings *in)
     return pg_tx(S(s), settings_put_fn, (void *)in);
 }
 
-/* ---- inbox ---- */
+/* ---- inbox: appends, grouped into one transaction ---- */
 
-struct inbox_append_args {
+/* Request threads do not append on their own: each hands its event to an
+ * appender thread, which writes every event waiting at that moment with
+ * one multi-row INSERT and one commit, then wakes each request with its own
+ * answer. Under load the events that arrive while a batch commits form the
+ * next batch, so the cost of a commit is shared by all of them; a lone
+ * event waits for nothing but its own commit. Two appenders let one batch
+ * be written while the other waits for its flush to disk. */
+#define INBOX_APPENDERS 2
+
+struct inbox_waiter {
     const struct rc_inbox_row *ev;
+    struct inbox_waiter *next;
+    pthread_cond_t done_cv;
+    int done;
+    enum store_rc rc;
     int duplicate;
     char request_id[72];
 };
 
-static enum store_rc inbox_append_fn(pg_conn *c, void *arg)
+struct pg_inbox_appender {
+    pg_store *s;
+    size_t batch_max;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;
+    struct inbox_waiter *head, *tail;
+    int stop;
+    int nthreads;
+    int claimed; /* slots of taken handed to threads so far */
+    pthread_t threads[INBOX_APPENDERS];
+    struct inbox_waiter **taken[INBOX_APPENDERS];
+};
+
+enum { ROW_PENDING, ROW_INSERTED, ROW_DUPLICATE };
+
+/* One batch: its waiters in arrival order, and the distinct events among
+ * them (a second waiter with the same key is answered as a duplicate of
+ * the first, as it would be had it come a moment later). */
+struct inbox_batch {
+    struct inbox_waiter **w;
+    size_t n;
+    size_t *first;  /* per waiter: the index of its key's first waiter */
+    size_t *uniq;   /* the waiters that are first of their key */
+    size_t nuniq;
+    int *state;     /* per uniq: ROW_* */
+    char (*stored)[72]; /* per uniq: the request id in the inbox */
+    size_t *slots;  /* hash index over uniq: position + 1, 0 empty */
+    size_t cap;
+    char sqlstate[6]; /* of the statement that failed, for the caller */
+};
+
+static uint64_t key_hash(const char *merchant_id, const char *env, const char *kind, const char *fingerprint)
 {
-    struct inbox_append_args *a = arg;
-    const struct rc_inbox_row *ev = a->ev;
-    a->duplicate = 0;
+    const char *parts[] = {merchant_id, env, kind, fingerprint};
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, the parts separated by their NULs */
+    for (size_t i = 0; i < 4; i++) {
+        for (const unsigned char *p = (const unsigned char *)parts[i];; p++) {
+            h ^= *p;
+            h *= 1099511628211ULL;
+            if (!*p)
+                break;
+        }
+    }
+    return h;
+}
+
+static int key_equal(const struct rc_inbox_row *ev, const char *merchant_id, const char *env, const char *kind,
+                     const char *fingerprint)
+{
+    return strcmp(ev->fingerprint, fingerprint) == 0 && strcmp(ev->merchant_id, merchant_id) == 0 &&
+           strcmp(ev->env, env) == 0 && strcmp(ev->kind, kind) == 0;
+}
+
+/* The uniq position of a key, or SIZE_MAX; with add, registers waiter i
+ * as the first of its key when it is new. */
+static size_t batch_find(struct inbox_batch *b, const char *merchant_id, const char *env, const char *kind,
+                         const char *fingerprint, int add, size_t i)
+{
+    size_t j = key_hash(merchant_id, env, kind, fingerprint) & (b->cap - 1);
+    while (b->slots[j]) {
+        size_t u = b->slots[j] - 1;
+        if (key_equal(b->w[b->uniq[u]]->ev, merchant_id, env, kind, fingerprint))
+            return u;
+        j = (j + 1) & (b->cap - 1);
+    }
+    if (!add)
+        return SIZE_MAX;
+    b->uniq[b->nuniq] = i;
+    b->slots[j] = ++b->nuniq;
+    return b->nuniq - 1;
+}
+
+static void batch_free(struct inbox_batch *b)
+{
+    free(b->first);
+    free(b->uniq);
+    free(b->state);
+    free(b->stored);
+    free(b->slots);
+}
+
+static int batch_init(struct inbox_batch *b, struct inbox_waiter **w, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->w = w;
+    b->n = n;
+    b->cap = 4;
+    while (b->cap < 2 * n)
+        b->cap *= 2;
+    b->first = calloc(n, sizeof *b->first);
+    b->uniq = calloc(n, sizeof *b->uniq);
+    b->state = calloc(n, sizeof *b->state);
+    b->stored = calloc(n, sizeof *b->stored);
+    b->slots = calloc(b->cap, sizeof *b->slots);
+    if (!b->first || !b->uniq || !b->state || !b->stored || !b->slots) {
+        batch_free(b);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct rc_inbox_row *ev = w[i]->ev;
+        size_t u = batch_find(b, ev->merchant_id, ev->env, ev->kind, ev->fingerprint, 1, i);
+        b->first[i] = b->uniq[u];
+    }
+    return 0;
+}
+
+/* Array literals ({"a","b\"c"}), quoted and escaped as PostgreSQL's
+ * array input reads them. */
+static void start_array(buf *out)
+{
+    buf_reset(out);
+    buf_putc(out, '{');
+}
+
+static void array_sep(buf *out)
+{
+    if (out->len > 1)
+        buf_putc(out, ',');
+}
+
+static void put_array_text(buf *out, const char *v)
+{
+    array_sep(out);
+    buf_putc(out, '"');
+    while (*v) {
+        size_t plain = strcspn(v, "\"\\");
+        buf_append(out, v, plain);
+        v += plain;
+        if (*v) {
+            buf_putc(out, '\\');
+            buf_putc(out, *v++);
+        }
+    }
+    buf_putc(out, '"');
+}
+
+static void put_array_i64(buf *out, int64_t v)
+{
+    array_sep(out);
+    buf_put_i64(out, v);
+}
+
+static void end_array(buf *out) { buf_putc(out, '}'); }
+
+enum { COL_MERCHANT, COL_ENV, COL_KIND, COL_FINGERPRINT, COL_REQUEST, COL_PAYLOAD, COL_RECEIVED, NCOLS };
+
+/* The still pending events as array literals, key columns only unless
+ * full; the number of them. */
+static size_t pending_arrays(const struct inbox_batch *b, buf cols[NCOLS], int full)
+{
+    size_t count = 0;
+    for (int k = 0; k < NCOLS; k++)
+        start_array(&cols[k]);
+    for (size_t u = 0; u < b->nuniq; u++) {
+        if (b->state[u] != ROW_PENDING)
+            continue;
+        const struct rc_inbox_row *ev = b->w[b->uniq[u]]->ev;
+        put_array_text(&cols[COL_MERCHANT], ev->merchant_id);
+        put_array_text(&cols[COL_ENV], ev->env);
+        put_array_text(&cols[COL_KIND], ev->kind);
+        put_array_text(&cols[COL_FINGERPRINT], ev->fingerprint);
+        if (full) {
+            put_array_text(&cols[COL_REQUEST], ev->request_id);
+            put_array_text(&cols[COL_PAYLOAD], ev->payload ? ev->payload : "");
+            put_array_i64(&cols[COL_RECEIVED], ev->received_at);
+        }
+        count++;
+    }
+    for (int k = 0; k < NCOLS; k++)
+        end_array(&cols[k]);
+    return count;
+}
+
+static int arrays_oom(const buf cols[NCOLS])
+{
+    for (int k = 0; k < NCOLS; k++)
+        if (cols[k].oom)
+            return 1;
+    return 0;
+}
+
+/* Marks the rows of r (merchant_id, env, kind, fingerprint[, request_id])
+ * as state; a row already settled keeps its state. */
+static void mark_rows(struct inbox_batch *b, PGresult *r, int state)
+{
+    for (int row = 0; row < PQntuples(r); row++) {
+        size_t u = batch_find(b, PQgetvalue(r, row, 0), PQgetvalue(r, row, 1), PQgetvalue(r, row, 2),
+                              PQgetvalue(r, row, 3), 0, 0);
+        if (u == SIZE_MAX || b->state[u] != ROW_PENDING)
+            continue;
+        b->state[u] = state;
+        if (state == ROW_DUPLICATE)
+            pg_col_text(r, row, 4, b->stored[u], sizeof b->stored[u]);
+        else
+            str_copy(b->stored[u], sizeof b->stored[u], b->w[b->uniq[u]]->ev->request_id);
+    }
+}
+
+static enum store_rc batch_failed(struct inbox_batch *b, pg_conn *c)
+{
+    str_copy(b->sqlstate, sizeof b->sqlstate, c->sqlstate);
+    return STORE_ERROR;
+}
+
+static enum store_rc inbox_batch_fn(pg_conn *c, void *arg)
+{
+    struct inbox_batch *b = arg;
+    b->sqlstate[0] = '\0';
+    for (size_t u = 0; u < b->nuniq; u++) /* pg_tx may run this again */
+        b->state[u] = ROW_PENDING;
     struct pg_params p;
     pp_init(&p);
     pp_text(&p, INBOX_LOCK_KEY);
-    /* Rule 1: held from before the seq is drawn until the commit. */
+    /* Rule 1, for the whole batch: held from before its seqs are drawn
+     * until its commit. */
     if (run_cmd(c, "SELECT pg_advisory_xact_lock_shared($1::bigint)", &p) != 0)
-        return STORE_ERROR;
+        return batch_failed(b, c);
+    buf cols[NCOLS];
+    for (int k = 0; k < NCOLS; k++)
+        buf_init(&cols[k]);
+    enum store_rc rc = STORE_ERROR;
     for (int attempt = 0; attempt < 3; attempt++) {
+        if (pending_arrays(b, cols, 1) == 0) {
+            rc = STORE_OK;
+            break;
+        }
+        if (arrays_oom(cols))
+            break;
         pp_init(&p);
-        pp_text(&p, ev->merchant_id);
-        pp_text(&p, ev->env);
-        pp_text(&p, ev->kind);
-        pp_text(&p, ev->fingerprint);
-        pp_text(&p, ev->request_id);
-        pp_text(&p, ev->payload);
-        pp_i64(&p, ev->received_at);
-        /* A concurrent append of the same event waits here on the unique
-         * index until the other commits, then inserts nothing. */
+        for (int k = 0; k < NCOLS; k++)
+            pp_text(&p, buf_cstr(&cols[k]));
+        /* seq is drawn row by row in arrival order. An event that another
+         * transaction is appending waits here on the unique index until
+         * that one ends, then inserts nothing if it committed. */
         PGresult *r = pg_run(c, "INSERT INTO rc_inbox(merchant_id, env, kind, fingerprint, request_id, payload, "
-                                "received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                                "ON CONFLICT (merchant_id, env, kind, fingerprint) DO NOTHING RETURNING request_id",
+                                "received_at) SELECT m, e, k, f, q, p, t FROM unnest($1::text[], $2::text[], "
+                                "$3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY "
+                                "AS u(m, e, k, f, q, p, t, i) ORDER BY i "
+                                "ON CONFLICT (merchant_id, env, kind, fingerprint) DO NOTHING "
+                                "RETURNING merchant_id, env, kind, fingerprint",
                              &p);
-        if (!r)
-            return STORE_ERROR;
-        int inserted = PQntuples(r) == 1;
-        PQclear(r);
-        if (inserted) {
-            str_copy(a->request_id, sizeof a->request_id, ev->request_id);
-            return STORE_OK;
+        if (!r) {
+            rc = batch_failed(b, c);
+            break;
         }
+        mark_rows(b, r, ROW_INSERTED);
+        PQclear(r);
+        if (pending_arrays(b, cols, 0) == 0) {
+            rc = STORE_OK;
+            break;
+        }
+        if (arrays_oom(cols))
+            break;
         pp_init(&p);
-        pp_text(&p, ev->merchant_id);
-        pp_text(&p, ev->env);
-        pp_text(&p, ev->kind);
-        pp_text(&p, ev->fingerprint);
-        r = pg_run(c, "SELECT request_id FROM rc_inbox WHERE merchant_id = $1 AND env = $2 AND kind = $3 AND "
-                      "fingerprint = $4",
+        for (int k = COL_MERCHANT; k <= COL_FINGERPRINT; k++)
+            pp_text(&p, buf_cstr(&cols[k]));
+        r = pg_run(c, "SELECT i.merchant_id, i.env, i.kind, i.fingerprint, i.request_id FROM unnest($1::text[], "
+                      "$2::text[], $3::text[], $4::text[]) AS u(m, e, k, f) JOIN rc_inbox i ON i.merchant_id = u.m "
+                      "AND i.env = u.e AND i.kind = u.k AND i.fingerprint = u.f",
                    &p);
-        if (!r)
-            return STORE_ERROR;
-        int found = PQntuples(r) == 1;
-        if (found)
-            pg_col_text(r, 0, 0, a->request_id, sizeof a->request_id);
-        PQclear(r);
-        if (found) {
-            a->duplicate = 1;
-            return STORE_OK;
+        if (!r) {
+            rc = batch_failed(b, c);
+            break;
         }
-        /* The conflicting row is gone again (never expected: inbox rows
-         * are not deleted): insert again. */
+        mark_rows(b, r, ROW_DUPLICATE);
+        PQclear(r);
+        /* An event neither inserted nor found had its conflicting row
+         * disappear in between (never expected: inbox rows are not
+         * deleted): insert it again. */
     }
-    return STORE_ERROR;
+    for (int k = 0; k < NCOLS; k++)
+        buf_free(&cols[k]);
+    return rc;
+}
+
+static void answer(struct inbox_waiter *w, enum store_rc rc, int duplicate, const char *request_id)
+{
+    w->rc = rc;
+    w->duplicate = rc == STORE_OK ? duplicate : 0;
+    str_copy(w->request_id, sizeof w->request_id, rc == STORE_OK ? request_id : "");
+}
+
+/* Writes the events of w[0..n) in one transaction and fills in each
+ * waiter's answer. A batch refused for the data of one event (SQLSTATE
+ * classes 22, 23) is written again one event at a time, so that only that
+ * event fails; any other failure fails the whole batch, since none of it
+ * is stored. */
+static void inbox_write(pg_store *s, struct inbox_waiter **w, size_t n)
+{
+    struct inbox_batch b;
+    if (batch_init(&b, w, n) != 0) {
+        for (size_t i = 0; i < n; i++)
+            answer(w[i], STORE_ERROR, 0, "");
+        return;
+    }
+    enum store_rc rc = pg_tx(s, inbox_batch_fn, &b);
+    if (rc != STORE_OK && b.nuniq > 1 && (strncmp(b.sqlstate, "22", 2) == 0 || strncmp(b.sqlstate, "23", 2) == 0)) {
+        struct inbox_waiter **one = calloc(n, sizeof *one);
+        for (size_t u = 0; one && u < b.nuniq; u++) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (b.first[i] == b.uniq[u])
+                    one[k++] = w[i];
+            inbox_write(s, one, k);
+        }
+        if (one) {
+            free(one);
+            batch_free(&b);
+            return;
+        }
+    }
+    for (size_t u = 0; u < b.nuniq; u++) {
+        size_t lead = b.uniq[u];
+        answer(w[lead], rc, b.state[u] == ROW_DUPLICATE, b.stored[u]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (b.first[i] != i)
+            answer(w[i], w[b.first[i]]->rc, 1, w[b.first[i]]->request_id);
+    batch_free(&b);
+}
+
+static void *appender_main(void *arg)
+{
+    struct pg_inbox_appender *a = arg;
+    pthread_mutex_lock(&a->mu);
+    int self = a->claimed++;
+    struct inbox_waiter **taken = a->taken[self];
+    for (;;) {
+        while (!a->head && !a->stop)
+            pthread_cond_wait(&a->work_cv, &a->mu);
+        if (!a->head)
+            break; /* stopping, and nothing left to write */
+        size_t n = 0;
+        while (a->head && n < a->batch_max) {
+            taken[n++] = a->head;
+            a->head = a->head->next;
+        }
+        if (!a->head)
+            a->tail = NULL;
+        pthread_mutex_unlock(&a->mu);
+        inbox_write(a->s, taken, n);
+        pthread_mutex_lock(&a->mu);
+        for (size_t i = 0; i < n; i++) {
+            taken[i]->done = 1;
+            pthread_cond_signal(&taken[i]->done_cv);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+void pg_inbox_appender_stop(struct pg_inbox_appender *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    pthread_cond_broadcast(&a->work_cv);
+    int n = a->nthreads;
+    pthread_mutex_unlock(&a->mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(a->threads[i], NULL);
+    for (int i = 0; i < INBOX_APPENDERS; i++)
+        free(a->taken[i]);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->work_cv);
+    free(a);
+}
+
+struct pg_inbox_appender *pg_inbox_appender_start(pg_store *s, int batch_max)
+{
+    struct pg_inbox_appender *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->s = s;
+    a->batch_max = batch_max > 0 ? (size_t)batch_max : 512;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->work_cv, NULL);
+    pthread_mutex_lock(&a->mu);
+    for (int i = 0; i < INBOX_APPENDERS; i++) {
+        a->taken[i] = calloc(a->batch_max, sizeof *a->taken[i]);
+        if (!a->taken[i])
+            break;
+        a->nthreads++;
+        if (pthread_create(&a->threads[i], NULL, appender_main, a) != 0) {
+            a->nthreads--;
+            break;
+        }
+    }
+    int started = a->nthreads;
+    pthread_mutex_unlock(&a->mu);
+    if (started == 0) {
+        pg_inbox_appender_stop(a);
+        return NULL;
+    }
+    return a;
 }
 
 static enum store_rc pg_inbox_append(store *s, const struct rc_inbox_row *ev, int *duplicate,
                                      char request_id_out[72])
 {
-    struct inbox_append_args a = {ev, 0, ""};
-    enum store_rc rc = pg_tx(S(s), inbox_append_fn, &a);
+    struct inbox_waiter w;
+    memset(&w, 0, sizeof w);
+    w.ev = ev;
+    struct pg_inbox_appender *a = pg_inbox_appender_of(S(s));
+    if (a) {
+        pthread_cond_init(&w.done_cv, NULL);
+        pthread_mutex_lock(&a->mu);
+        if (a->stop) {
+            pthread_mutex_unlock(&a->mu);
+            a = NULL;
+        } else {
+            if (a->tail)
+                a->tail->next = &w;
+            else
+                a->head = &w;
+            a->tail = &w;
+            pthread_cond_signal(&a->work_cv);
+            while (!w.done)
+                pthread_cond_wait(&w.done_cv, &a->mu);
+            pthread_mutex_unlock(&a->mu);
+        }
+        pthread_cond_destroy(&w.done_cv);
+    }
+    if (!a) {
+        /* No appender (it could not be started, or the store is closing):
+         * the event is its own batch, written by this thread. */
+        struct inbox_waiter *one = &w;
+        inbox_write(S(s), &one, 1);
+    }
     if (duplicate)
-        *duplicate = rc == STORE_OK ? a.duplicate : 0;
+        *duplicate = w.duplicate;
     if (request_id_out)
-        str_copy(request_id_out, 72, rc == STORE_OK ? a.request_id : "");
-    return rc;
+        str_copy(request_id_out, 72, w.request_id);
+    return w.rc;
 }
 
 struct inbox_pending_args {

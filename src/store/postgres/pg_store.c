@@ -8,7 +8,10 @@
  * synchronous_commit is never weakened (a session whose server default is
  * "off" is raised to "on"). PostgreSQL groups the WAL flushes of concurrent
  * commits itself, so one connection per request thread gives group commit
- * without a writer thread of our own.
+ * without a writer thread of our own. Recover's inbox appends are the
+ * exception (pg_recover.c): at its rates the transaction per event, not
+ * the flush, was the cost, so appender threads write the events waiting
+ * in one transaction each.
  *
  * Concurrency: where SQLite relies on its single writer, this backend takes
  * row locks: a refund locks its payment (SELECT ... FOR UPDATE), an
@@ -50,6 +53,10 @@ struct pg_store {
     pg_conn **all; /* every connection opened, for closing */
     int nall;
     int nopen; /* opened or being opened: at most pool_max */
+
+    int inbox_batch_max;
+    int inbox_tried; /* an appender start was attempted (it is not retried) */
+    struct pg_inbox_appender *inbox;
 };
 
 static pg_store *S(store *s) { return (pg_store *)s; }
@@ -855,9 +862,27 @@ static enum store_rc pg_idem_purge(store *s, int64_t older_than, int64_t *purged
 
 /* ---- lifecycle ---- */
 
+struct pg_inbox_appender *pg_inbox_appender_of(pg_store *s)
+{
+    /* Started on first use, so that a store opened for other work
+     * (recoupctl, the tests) runs no thread of Recover's. */
+    pthread_mutex_lock(&s->mu);
+    if (!s->inbox_tried) {
+        s->inbox_tried = 1;
+        s->inbox = pg_inbox_appender_start(s, s->inbox_batch_max);
+        if (!s->inbox)
+            log_warn("postgres: no inbox appender thread; each event commits on its own");
+    }
+    struct pg_inbox_appender *a = s->inbox;
+    pthread_mutex_unlock(&s->mu);
+    return a;
+}
+
 static void pg_close(store *base)
 {
     pg_store *s = S(base);
+    /* Before the connections: the appender may be writing a batch. */
+    pg_inbox_appender_stop(s->inbox);
     for (int i = 0; i < s->nall; i++)
         conn_close(s->all[i]);
     free(s->all);
@@ -884,6 +909,7 @@ store *pg_store_open(const struct store_options *opt, char *err, size_t errsz)
         return NULL;
     }
     s->pool_max = opt->pg_pool_size > 0 ? opt->pg_pool_size : 16;
+    s->inbox_batch_max = opt->commit_batch_max > 0 ? opt->commit_batch_max : 512;
     s->conninfo = strdup(opt->database_url);
     s->all = calloc((size_t)s->pool_max, sizeof *s->all);
     pthread_mutex_init(&s->mu, NULL);

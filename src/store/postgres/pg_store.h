@@ -83,6 +83,15 @@ int pg_col_null(const PGresult *r, int row, int col);
  * status and body, so a creation that fails must roll back. */
 enum store_rc pg_idem_claim(pg_conn *c, const char *merchant_id, const struct idem_in *idem, struct idem_out *out);
 
+/* Recover's inbox appender (pg_recover.c): threads that write the events
+ * handed to them in shared transactions. start returns NULL when no thread
+ * could be started; stop writes what is still waiting, then ends them. */
+struct pg_inbox_appender;
+struct pg_inbox_appender *pg_inbox_appender_start(pg_store *s, int batch_max);
+void pg_inbox_appender_stop(struct pg_inbox_appender *a);
+/* The store's appender, started on first use (NULL if it cannot be). */
+struct pg_inbox_appender *pg_inbox_appender_of(pg_store *s);
+
 /* Operations of each domain, in pg_<domain>.c. */
 extern const struct store_gateway_ops pg_gateway_ops;
 extern const struct store_disputes_ops pg_disputes_ops;
