@@ -1027,6 +1027,275 @@ static void recover_inbox_pending_order(void **state)
     rc_rows_free(rows, n);
 }
 
+/* Many clients appending at once, as the acknowledgement path does under
+ * load (on PostgreSQL through the appender, which writes whatever is
+ * waiting in one transaction). Each round every client sends one event at
+ * the same moment: a new one, one that four clients send together
+ * (duplicates inside one batch, or in two batches in flight at once), or
+ * a repeat of one of its own stored events (a duplicate across batches).
+ * Meanwhile a worker's pending reads check rule 1: a list never lacks an
+ * earlier event, and holds every event acknowledged before it was read. */
+enum { BATCH_CLIENTS = 16, BATCH_ROUNDS = 24, BATCH_SNAPSHOTS = 400 };
+/* Quotes and backslashes, which travel escaped inside the batch. */
+#define BATCH_PAYLOAD "{\"batch\":\"a \\\"quoted\\\" \\\\ value\"}"
+
+struct batch_client {
+    store *s;
+    int index;
+    pthread_barrier_t *round;
+    atomic_int *acked; /* rounds this client has had answered */
+    enum store_rc rc[BATCH_ROUNDS];
+    int dup[BATCH_ROUNDS];
+    char fp[BATCH_ROUNDS][32];
+    char rid[BATCH_ROUNDS][72];
+};
+
+static void batch_fingerprint(int client, int round, char out[32])
+{
+    if (round % 3 == 1)
+        snprintf(out, 32, "shared-%d-%d", round, client % 4);
+    else if (round % 3 == 2)
+        snprintf(out, 32, "own-%d-%d", client, round - 2);
+    else
+        snprintf(out, 32, "own-%d-%d", client, round);
+}
+
+static void *batch_client_main(void *arg)
+{
+    struct batch_client *c = arg;
+    for (int r = 0; r < BATCH_ROUNDS; r++) {
+        char request_id[72];
+        snprintf(request_id, sizeof request_id, "req-%d-%d", c->index, r);
+        batch_fingerprint(c->index, r, c->fp[r]);
+        pthread_barrier_wait(c->round);
+        c->rc[r] = rc_append(c->s, "m1", "sandbox", "payment", c->fp[r], request_id, BATCH_PAYLOAD, 1000 + r,
+                             &c->dup[r], c->rid[r]);
+        atomic_store(&c->acked[c->index], r + 1);
+    }
+    return NULL;
+}
+
+struct batch_snapshot {
+    int acked[BATCH_CLIENTS]; /* read before the pending list */
+    int64_t *seqs;
+    size_t n;
+};
+
+struct batch_watcher {
+    store *s;
+    atomic_int *acked;
+    atomic_int stop;
+    struct batch_snapshot snaps[BATCH_SNAPSHOTS];
+    int nsnaps;
+    int failures;
+};
+
+static void *batch_watcher_main(void *arg)
+{
+    struct batch_watcher *w = arg;
+    while (!atomic_load(&w->stop) && w->nsnaps < BATCH_SNAPSHOTS) {
+        struct batch_snapshot *snap = &w->snaps[w->nsnaps];
+        for (int i = 0; i < BATCH_CLIENTS; i++)
+            snap->acked[i] = atomic_load(&w->acked[i]);
+        struct rc_inbox_row *rows = NULL;
+        size_t n = 0;
+        if (w->s->recover->inbox_pending(w->s, 100000, &rows, &n) != STORE_OK) {
+            w->failures++;
+            continue;
+        }
+        snap->seqs = calloc(n ? n : 1, sizeof *snap->seqs);
+        for (size_t i = 0; snap->seqs && i < n; i++)
+            snap->seqs[i] = rows[i].seq;
+        snap->n = n;
+        rc_rows_free(rows, n);
+        w->nsnaps++;
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static int64_t seq_of(const struct rc_inbox_row *rows, size_t n, const char *fp)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].fingerprint, fp) == 0)
+            return rows[i].seq;
+    return -1;
+}
+
+static void recover_inbox_concurrent_appends(void **state)
+{
+    struct fixture *f = *state;
+    store *s = f->s;
+    pthread_barrier_t round;
+    pthread_barrier_init(&round, NULL, BATCH_CLIENTS);
+    atomic_int acked[BATCH_CLIENTS];
+    struct batch_client *clients = calloc(BATCH_CLIENTS, sizeof *clients);
+    struct batch_watcher *watcher = calloc(1, sizeof *watcher);
+    assert_non_null(clients);
+    assert_non_null(watcher);
+    for (int i = 0; i < BATCH_CLIENTS; i++)
+        atomic_init(&acked[i], 0);
+    watcher->s = s;
+    watcher->acked = acked;
+    atomic_init(&watcher->stop, 0);
+    pthread_t wth, th[BATCH_CLIENTS];
+    assert_int_equal(pthread_create(&wth, NULL, batch_watcher_main, watcher), 0);
+    for (int i = 0; i < BATCH_CLIENTS; i++) {
+        clients[i] = (struct batch_client){.s = s, .index = i, .round = &round, .acked = acked};
+        assert_int_equal(pthread_create(&th[i], NULL, batch_client_main, &clients[i]), 0);
+    }
+    for (int i = 0; i < BATCH_CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&watcher->stop, 1);
+    pthread_join(wth, NULL);
+    pthread_barrier_destroy(&round);
+
+    struct rc_inbox_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->inbox_pending(s, 100000, &rows, &n), STORE_OK);
+    /* Every three rounds: a new event per client, and four shared by
+     * four clients each. */
+    size_t expected = (size_t)BATCH_CLIENTS * (BATCH_ROUNDS / 3) + (size_t)(BATCH_ROUNDS / 3) * 4;
+    assert_int_equal(n, expected);
+    assert_int_equal(rc_backlog(s), (int64_t)expected);
+
+    /* Every answer is OK; each event was stored once, by exactly one of
+     * the requests that sent it, and every answer names that request. */
+    for (size_t i = 0; i < n; i++) {
+        int stored_by = 0, answers = 0;
+        for (int c = 0; c < BATCH_CLIENTS; c++) {
+            for (int r = 0; r < BATCH_ROUNDS; r++) {
+                if (strcmp(clients[c].fp[r], rows[i].fingerprint) != 0)
+                    continue;
+                assert_int_equal(clients[c].rc[r], STORE_OK);
+                assert_string_equal(clients[c].rid[r], rows[i].request_id);
+                answers++;
+                if (!clients[c].dup[r]) {
+                    stored_by++;
+                    char own[72];
+                    snprintf(own, sizeof own, "req-%d-%d", c, r);
+                    assert_string_equal(rows[i].request_id, own);
+                }
+            }
+        }
+        assert_int_equal(stored_by, 1);
+        assert_true(answers >= 1);
+        assert_string_equal(rows[i].payload, BATCH_PAYLOAD);
+    }
+    for (int c = 0; c < BATCH_CLIENTS; c++) {
+        int64_t last = 0;
+        for (int r = 0; r < BATCH_ROUNDS; r++) {
+            if (r % 3 == 2) {
+                /* A repeat is a duplicate naming the first request. */
+                char first[72];
+                snprintf(first, sizeof first, "req-%d-%d", c, r - 2);
+                assert_int_equal(clients[c].dup[r], 1);
+                assert_string_equal(clients[c].rid[r], first);
+            }
+            /* An event acknowledged before the next was sent comes
+             * first in the inbox. */
+            int64_t seq = seq_of(rows, n, clients[c].fp[r]);
+            assert_true(seq > 0);
+            if (r % 3 != 2) {
+                assert_true(seq > last);
+                last = seq;
+            }
+        }
+    }
+
+    /* Rule 1, seen by the worker: each list is a prefix of the final
+     * inbox (no later event without every earlier one), and holds every
+     * event acknowledged before the read began. */
+    assert_int_equal(watcher->failures, 0);
+    assert_true(watcher->nsnaps > 0);
+    for (int k = 0; k < watcher->nsnaps; k++) {
+        struct batch_snapshot *snap = &watcher->snaps[k];
+        assert_non_null(snap->seqs);
+        assert_true(snap->n <= n);
+        for (size_t i = 0; i < snap->n; i++)
+            assert_int_equal(snap->seqs[i], rows[i].seq);
+        for (int c = 0; c < BATCH_CLIENTS; c++) {
+            for (int r = 0; r < snap->acked[c]; r++) {
+                int64_t seq = seq_of(rows, n, clients[c].fp[r]);
+                assert_true(snap->n > 0 && seq <= snap->seqs[snap->n - 1]);
+            }
+        }
+        free(snap->seqs);
+    }
+
+    if (f->postgres) {
+        /* The events were written in shared transactions: fewer writing
+         * transactions than rows. */
+        PGconn *c = PQconnectdb(f->url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, "SELECT COUNT(*), COUNT(DISTINCT xmin::text) FROM rc_inbox");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        long rows_n = strtol(PQgetvalue(r, 0, 0), NULL, 10), txs = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+        PQclear(r);
+        PQfinish(c);
+        assert_int_equal(rows_n, (long)expected);
+        assert_true(txs < rows_n);
+    }
+    rc_rows_free(rows, n);
+    free(clients);
+    free(watcher);
+}
+
+/* An event the database refuses (bytes that are not UTF-8, which
+ * PostgreSQL rejects and SQLite stores) fails alone: the events written
+ * beside it are stored and acknowledged. */
+struct bad_neighbour {
+    store *s;
+    int index, round;
+    pthread_barrier_t *start;
+    enum store_rc rc;
+    int dup;
+    char rid[72];
+};
+
+static void *append_beside_bad(void *arg)
+{
+    struct bad_neighbour *a = arg;
+    char fp[32], request_id[72];
+    snprintf(fp, sizeof fp, "fp-%d-%d", a->round, a->index);
+    snprintf(request_id, sizeof request_id, "req-%d-%d", a->round, a->index);
+    pthread_barrier_wait(a->start);
+    a->rc = rc_append(a->s, "m1", "sandbox", "payment", fp, request_id, a->index == 0 ? "{\"bad\":\"\xff\"}" : "{}",
+                      10, &a->dup, a->rid);
+    return NULL;
+}
+
+static void recover_inbox_bad_event_fails_alone(void **state)
+{
+    struct fixture *f = *state;
+    enum { CLIENTS = 8, ROUNDS = 5 };
+    int64_t stored = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, CLIENTS);
+        struct bad_neighbour a[CLIENTS];
+        pthread_t th[CLIENTS];
+        for (int i = 0; i < CLIENTS; i++) {
+            a[i] = (struct bad_neighbour){.s = f->s, .index = i, .round = round, .start = &start};
+            assert_int_equal(pthread_create(&th[i], NULL, append_beside_bad, &a[i]), 0);
+        }
+        for (int i = 0; i < CLIENTS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
+        assert_int_equal(a[0].rc, f->postgres ? STORE_ERROR : STORE_OK);
+        stored += f->postgres ? 0 : 1;
+        for (int i = 1; i < CLIENTS; i++) {
+            char want[72];
+            snprintf(want, sizeof want, "req-%d-%d", round, i);
+            assert_int_equal(a[i].rc, STORE_OK);
+            assert_int_equal(a[i].dup, 0);
+            assert_string_equal(a[i].rid, want);
+            stored++;
+        }
+        assert_int_equal(rc_backlog(f->s), stored);
+    }
+}
+
 /* One event of a Recover scenario: a payment event with one transaction,
  * or a payment-method update (txn then names the new method). */
 struct rc_case {
@@ -1519,6 +1788,55 @@ static void recover_pending_waits_for_appends_in_flight(void **state)
     assert_string_equal(reader.rows[0].fingerprint, "fp-early");
     assert_string_equal(reader.rows[1].fingerprint, "fp-late");
     rc_rows_free(reader.rows, reader.n);
+}
+
+struct held_append {
+    store *s;
+    enum store_rc rc;
+    atomic_int done;
+};
+
+static void *append_while_held(void *arg)
+{
+    struct held_append *a = arg;
+    int dup;
+    char rid[72];
+    a->rc = rc_append(a->s, "m1", "sandbox", "payment", "fp-held", "req-held", "{}", 3, &dup, rid);
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+/* PostgreSQL only: the other half of rule 1. While a pending read holds
+ * the inbox lock exclusively (played here by hand), an append, batched or
+ * not, waits: it cannot draw a seq the read might skip over. */
+static void recover_appends_wait_for_a_pending_read(void **state)
+{
+    struct fixture *f = *state;
+    PGconn *c = PQconnectdb(f->url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "BEGIN");
+    PQclear(r);
+    r = PQexec(c, "SELECT pg_advisory_xact_lock(114099105110098120)");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    struct held_append a = {.s = f->s};
+    atomic_init(&a.done, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, append_while_held, &a), 0);
+    usleep(300 * 1000);
+    int waited = !atomic_load(&a.done);
+    r = PQexec(c, "SELECT COUNT(*) FROM rc_inbox");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    r = PQexec(c, "COMMIT");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    pthread_join(th, NULL);
+    assert_true(waited);
+    assert_int_equal(a.rc, STORE_OK);
+    assert_int_equal(rc_backlog(f->s), 1);
 }
 
 static void pg_exec_ok(PGconn *c, const char *sql)
@@ -2420,6 +2738,8 @@ int main(void)
         T(recover_settings),
         T(recover_inbox_duplicates),
         T(recover_inbox_pending_order),
+        T(recover_inbox_concurrent_appends),
+        T(recover_inbox_bad_event_fails_alone),
         T(recover_apply_and_invoice_get),
         T(recover_two_appliers_apply_each_event_once),
         T(recover_plan_needed_marks),
@@ -2435,7 +2755,8 @@ int main(void)
         T(nodes_starting_together_migrate_once),
         T(recover_pending_waits_for_appends_in_flight),
         T(recover_failures_in_a_batch),
+        T(recover_appends_wait_for_a_pending_read),
     };
-    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 3);
+    size_t count = sizeof tests / sizeof tests[0] - (on_postgres() ? 0 : 4);
     return _cmocka_run_group_tests(on_postgres() ? "store_postgres" : "store_sqlite", tests, count, NULL, NULL);
 }

@@ -13,9 +13,9 @@
  *    between would see event n+1 without event n. Each append (a batch
  *    of them: see the appender below) therefore holds a shared advisory
  *    lock (INBOX_LOCK_KEY) from before it draws its seqs until it commits,
- *    and inbox_pending takes the same lock
- *    exclusively before it reads: every append that drew a seq has then
- *    committed, and appends that start later draw larger ones. So when a
+ *    and inbox_pending takes the same lock exclusively before it reads:
+ *    every append that drew a seq has then committed, and appends that
+ *    start later draw larger ones. So when a
  *    list holds an event, it also holds every unprocessed event before it.
  *    Appends never wait for each other, only, briefly, for a pending read.
  *
