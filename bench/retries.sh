@@ -218,7 +218,7 @@ printf '%s\n%s\n%s\n' "$LOAD_LINE" "$T_LOADED" "$T_PLANNED" >"$SEED/seed.done"
 fi
 
 # ---- 2. one run per retry_workers value ----
-ROWS=() STAGE_ROWS=() NOTES=()
+ROWS=() STAGE_ROWS=() WRITER_ROWS=() NOTES=()
 LAST_RUN=""
 for W in $WORKERS; do
     RUN=$TMP/run-$W
@@ -294,6 +294,12 @@ for W in $WORKERS; do
     [ "$attempts_done" = "$planned" ] && [ "$pays" = "$planned" ] && [ "$rs_calls" = "$planned" ] &&
         [ "$delivered" = "$webhooks" ] || NOTES+=("retry_workers=$W: checks off: $attempts_done attempts done, $pays payments, $rs_calls RetryStatus calls, $delivered of $webhooks webhooks delivered")
 
+    # The single writer every durable write goes through (all services).
+    dw=$(($(mval "$TMP/m1" recoup_store_committed_writes_total) - $(mval "$TMP/m0" recoup_store_committed_writes_total)))
+    dc=$(($(mval "$TMP/m1" recoup_store_commits_total) - $(mval "$TMP/m0" recoup_store_commits_total)))
+    dsec=$(awk -v a="$(mval "$TMP/m0" recoup_store_commit_seconds_total)" -v b="$(mval "$TMP/m1" recoup_store_commit_seconds_total)" \
+        'BEGIN {printf "%.3f", b - a}')
+    WRITER_ROWS+=("| $W | $(awk -v a="$dw" -v n="$planned" 'BEGIN {printf "%.2f", a / n}') | $(awk -v a="$dw" -v c="$dc" 'BEGIN {if (c > 0) printf "%.1f", a / c}') | $(pct "$dsec" "$wall") |")
     s_claim=$(($(mval "$TMP/m1" recoup_recover_attempt_claim_us_total) - $(mval "$TMP/m0" recoup_recover_attempt_claim_us_total)))
     s_load=$(($(mval "$TMP/m1" recoup_recover_attempt_load_us_total) - $(mval "$TMP/m0" recoup_recover_attempt_load_us_total)))
     s_rs=$(($(mval "$TMP/m1" recoup_recover_attempt_retry_status_us_total) - $(mval "$TMP/m0" recoup_recover_attempt_retry_status_us_total)))
@@ -377,6 +383,14 @@ OUT="$ROOT/bench/results/retries-$STAMP.md"
     echo "| retry_workers | claim | load | RetryStatus | charge | record | mean per attempt, ms |"
     echo "|---:|---:|---:|---:|---:|---:|---|"
     printf '%s\n' "${STAGE_ROWS[@]}"
+    echo
+    echo "The store's single writer during the attempts (every service's durable writes: claims, gateway payments,"
+    echo "outcomes, webhook results, the planner's decisions): writes per attempt, writes per group commit, and"
+    echo "the share of the wall time it spent running groups (statements, commit, fsync):"
+    echo
+    echo "| retry_workers | writes per attempt | writes per commit | writer busy |"
+    echo "|---:|---:|---:|---:|"
+    printf '%s\n' "${WRITER_ROWS[@]}"
     echo
     echo "The dispatcher alone: $K webhooks of the last run (average body $BODY_LEN bytes) due at once, nothing else running:"
     echo
