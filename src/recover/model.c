@@ -138,10 +138,11 @@ enum group {
     G_REASON_WDAY_BLOCK,
     G_REASON_SINCE_LAST,
     G_CLASS_SINCE_LAST,
+    G_REASON_SINCE_DAY,
 };
 
 #define NSTATIC 14
-#define NDYN 12
+#define NDYN 18
 #define NFEAT (NSTATIC + NDYN)
 
 static uint32_t idx(enum group g, uint64_t a, uint64_t b, uint64_t c)
@@ -173,14 +174,36 @@ static int attempts_bucket(int a)
     return 7;
 }
 
-static int since_bucket(int64_t ms)
+/* The time since the first failure and since the latest one are curves
+ * through knots (the values below), not steps: an attempt between two
+ * knots weighs both in proportion to how near it is (two real-valued
+ * features; linear interpolation of the log-odds). Steps are flat between
+ * their edges, and a planner that discounts later recoveries then takes
+ * each step's first hours, where a chance that still rises (money coming
+ * with a pay day, a limit resetting, an updater) is lowest; a curve has
+ * no such edges. */
+static const int64_t since_knots_ms[9] = {0, HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS, 4 * DAY_MS, 7 * DAY_MS,
+                                          14 * DAY_MS, 30 * DAY_MS};
+static const int64_t last_knots_ms[RC_MODEL_SINCE_LAST_BUCKETS] = {0, HOUR_MS, 6 * HOUR_MS, DAY_MS,
+                                                                   2 * DAY_MS, 4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS};
+
+static void knots_of(int64_t ms, const int64_t *knots, int nk, int *k, double *frac)
 {
-    static const int64_t edges[] = {HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS, 4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS,
-                                    30 * DAY_MS};
-    int b = 0;
-    while (b < 8 && ms >= edges[b])
-        b++;
-    return b;
+    if (ms <= 0) {
+        *k = 0;
+        *frac = 0;
+        return;
+    }
+    if (ms >= knots[nk - 1]) {
+        *k = nk - 2;
+        *frac = 1;
+        return;
+    }
+    int i = 0;
+    while (ms >= knots[i + 1])
+        i++;
+    *k = i;
+    *frac = (double)(ms - knots[i]) / (double)(knots[i + 1] - knots[i]);
 }
 
 /* The parts of an attempt the indices are built from, hashed once. */
@@ -223,22 +246,37 @@ static void static_indices(const struct keys *k, int att_bucket, uint32_t *out)
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* Since the latest failure: a retry hours after a failed one meets the
- * same empty account or the same limit. */
-static int since_last_bucket(int64_t ms)
+
+/* The time since the first failure, by reason, as a curve with a knot
+ * per day: an attempt between two knots weighs both, in proportion to
+ * how near it is (linear interpolation, learned as two real-valued
+ * features). The buckets above are steps, flat over days, and a planner
+ * that discounts later recoveries then takes each step's first hours,
+ * where a chance that still rises (pay days, limits, an updater) is
+ * lowest; a continuous curve has no such edges, and a day without data
+ * takes its neighbours' values. */
+#define SINCE_DAYS 46
+static void since_knots(int64_t ms, int *d, double *frac)
 {
-    static const int64_t edges[] = {HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS, 4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS};
-    int b = 0;
-    while (b < 7 && ms >= edges[b])
-        b++;
-    return b;
+    if (ms <= 0) {
+        *d = 0;
+        *frac = 0;
+        return;
+    }
+    int64_t k = ms / DAY_MS;
+    if (k >= SINCE_DAYS - 1) {
+        *d = SINCE_DAYS - 2;
+        *frac = 1;
+        return;
+    }
+    *d = (int)k;
+    *frac = (double)(ms - k * DAY_MS) / (double)DAY_MS;
 }
 
 static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, int64_t since, int64_t since_last,
-                            uint32_t *out)
+                            uint32_t *out, double *x)
 {
     uint64_t h = (uint64_t)clampi(hour, 0, 23), w = (uint64_t)clampi(wday, 0, 6), d = (uint64_t)clampi(mday, 1, 31);
-    uint64_t s = (uint64_t)since_bucket(since);
     out[0] = idx(G_HOUR, h, 0, 0);
     out[1] = idx(G_WDAY, w, 0, 0);
     out[2] = idx(G_MDAY, d, 0, 0);
@@ -246,21 +284,38 @@ static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, 
     out[4] = idx(G_REASON_WDAY, k->reason, w, 0);
     out[5] = idx(G_REASON_MDAY, k->reason, d, 0);
     out[6] = idx(G_FUND_HOUR, k->fund, h, 0);
-    out[7] = idx(G_SINCE, s, 0, 0);
-    out[8] = idx(G_REASON_SINCE, k->reason, s, 0);
-    out[9] = idx(G_REASON_WDAY_BLOCK, k->reason, w, h / 6);
-    uint64_t sl = (uint64_t)since_last_bucket(since_last);
-    out[10] = idx(G_REASON_SINCE_LAST, k->reason, sl, 0);
-    out[11] = idx(G_CLASS_SINCE_LAST, k->cls, sl, 0);
+    out[7] = idx(G_REASON_WDAY_BLOCK, k->reason, w, h / 6);
+    for (int i = 0; i < 8; i++)
+        x[i] = 1;
+    int ks, kl, kd;
+    double fs, fl, fd;
+    knots_of(since, since_knots_ms, 9, &ks, &fs);
+    knots_of(since_last, last_knots_ms, RC_MODEL_SINCE_LAST_BUCKETS, &kl, &fl);
+    since_knots(since, &kd, &fd);
+    for (uint64_t j = 0; j < 2; j++) {
+        double v = j ? 1 : 0;
+        out[8 + j] = idx(G_SINCE, (uint64_t)ks + j, 0, 0);
+        out[10 + j] = idx(G_REASON_SINCE, k->reason, (uint64_t)ks + j, 0);
+        x[8 + j] = x[10 + j] = j ? fs : 1 - fs;
+        out[12 + j] = idx(G_REASON_SINCE_LAST, k->reason, (uint64_t)kl + j, 0);
+        out[14 + j] = idx(G_CLASS_SINCE_LAST, k->cls, (uint64_t)kl + j, 0);
+        x[12 + j] = x[14 + j] = j ? fl : 1 - fl;
+        out[16 + j] = idx(G_REASON_SINCE_DAY, k->reason, (uint64_t)kd + j, 0);
+        x[16 + j] = j ? fd : 1 - fd;
+        (void)v;
+    }
 }
 
-static void all_indices(const struct rc_model_features *f, uint32_t *out)
+/* Indices, and values: 1, but for the knots of the time curves. */
+static void all_indices(const struct rc_model_features *f, uint32_t *out, double *x)
 {
     struct keys k;
     keys_of(f, &k);
     static_indices(&k, k.att, out);
+    for (size_t i = 0; i < NSTATIC; i++)
+        x[i] = 1;
     dynamic_indices(&k, f->local_hour, f->local_wday, f->local_mday, f->since_first_failure_ms,
-                    f->since_last_failure_ms, out + NSTATIC);
+                    f->since_last_failure_ms, out + NSTATIC, x + NSTATIC);
 }
 
 /* ------------------------------------------------------------- the prior */
@@ -374,8 +429,9 @@ static void write_prior(double *w)
             prior_add(w, idx(G_CLASS_SINCE_LAST, fnv(soon_cls[i]), b, 0), soon_again[b]);
     /* Money that was missing comes back with the next pay, days away: the
      * longer since the failed attempt, the likelier a pay day fell in
-     * between, up to about a week (the shortest common pay period). */
-    static const double insf_again[8] = {-0.6, -0.6, -0.5, -0.35, -0.15, 0, 0.05, 0.05};
+     * between, up to about a week (the shortest common pay period); within
+     * hours it almost never has. */
+    static const double insf_again[8] = {-1.2, -1.0, -0.7, -0.35, -0.15, 0, 0.05, 0.05};
     for (uint64_t b = 0; b < 8; b++)
         prior_add(w, idx(G_REASON_SINCE_LAST, insf, b, 0), insf_again[b]);
     /* Velocity limits reset after a day, some at local midnight. */
@@ -583,6 +639,14 @@ static double weight(const rc_model *m, const struct scope *s, uint32_t i)
     return v;
 }
 
+static double logit_valued(const rc_model *m, const struct scope *s, const uint32_t *ix, const double *x, size_t n)
+{
+    double z = 0;
+    for (size_t i = 0; i < n; i++)
+        z += x[i] * weight(m, s, ix[i]);
+    return z;
+}
+
 static double logit_locked(const rc_model *m, const struct scope *s, const uint32_t *ix, size_t n)
 {
     double z = 0;
@@ -594,9 +658,10 @@ static double logit_locked(const rc_model *m, const struct scope *s, const uint3
 double rc_model_predict(rc_model *m, const char *merchant_id, const struct rc_model_features *f)
 {
     uint32_t ix[NFEAT];
-    all_indices(f, ix);
+    double x[NFEAT];
+    all_indices(f, ix, x);
     pthread_rwlock_rdlock(&m->lock);
-    double z = logit_locked(m, merchant_find(m, merchant_id), ix, NFEAT);
+    double z = logit_valued(m, merchant_find(m, merchant_id), ix, x, NFEAT);
     pthread_rwlock_unlock(&m->lock);
     return rc_model_sigmoid(z);
 }
@@ -612,7 +677,7 @@ static void logits_tables(rc_model *m, const char *merchant_id, const struct rc_
     static_indices(&k, k.att, st);
     /* Each time feature takes few values: weigh each value once, then a
      * candidate is a handful of additions, however many there are. */
-    double hour_w[24], wday_w[7], mday_w[32], since_w[9], block_w[7][4], last_w[8];
+    double hour_w[24], wday_w[7], mday_w[32], since_w[9], block_w[7][4], last_w[8], day_w[SINCE_DAYS];
     pthread_rwlock_rdlock(&m->lock);
     const struct scope *s = merchant_find(m, merchant_id);
     double base = logit_locked(m, s, st, NSTATIC);
@@ -636,17 +701,27 @@ static void logits_tables(rc_model *m, const char *merchant_id, const struct rc_
     for (uint64_t b = 0; b < 8; b++)
         last_w[b] = weight(m, s, idx(G_REASON_SINCE_LAST, k.reason, b, 0)) +
                     weight(m, s, idx(G_CLASS_SINCE_LAST, k.cls, b, 0));
+    for (uint64_t d = 0; d < SINCE_DAYS; d++)
+        day_w[d] = weight(m, s, idx(G_REASON_SINCE_DAY, k.reason, d, 0));
     pthread_rwlock_unlock(&m->lock);
+    /* A later attempt's time since the failure before it is only known
+     * to an interval between two knots: the interval's mean. */
     if (last_out)
-        memcpy(last_out, last_w, sizeof last_w);
+        for (int b = 0; b < RC_MODEL_SINCE_LAST_BUCKETS; b++)
+            last_out[b] = b + 1 < RC_MODEL_SINCE_LAST_BUCKETS ? (last_w[b] + last_w[b + 1]) / 2 : last_w[b];
     for (size_t i = 0; i < n; i++) {
         int h = clampi(when[i].local_hour, 0, 23), w = clampi(when[i].local_wday, 0, 6);
         int d = clampi(when[i].local_mday, 1, 31);
-        double z = base + hour_w[h] + wday_w[w] + mday_w[d] + since_w[since_bucket(when[i].since_first_failure_ms)] +
-                   block_w[w][h / 6];
+        int ks, kd, kl;
+        double fs, fd, fl;
+        knots_of(when[i].since_first_failure_ms, since_knots_ms, 9, &ks, &fs);
+        since_knots(when[i].since_first_failure_ms, &kd, &fd);
+        knots_of(when[i].since_last_failure_ms, last_knots_ms, RC_MODEL_SINCE_LAST_BUCKETS, &kl, &fl);
+        double z = base + hour_w[h] + wday_w[w] + mday_w[d] + block_w[w][h / 6] + (1 - fs) * since_w[ks] +
+                   fs * since_w[ks + 1] + (1 - fd) * day_w[kd] + fd * day_w[kd + 1];
         if (no_last)
             no_last[i] = z;
-        logits[i] = z + last_w[since_last_bucket(when[i].since_last_failure_ms)];
+        logits[i] = z + (1 - fl) * last_w[kl] + fl * last_w[kl + 1];
     }
 }
 
@@ -666,13 +741,9 @@ void rc_model_logits_ahead(rc_model *m, const char *merchant_id, const struct rc
     logits_tables(m, merchant_id, f, when, n, logits, no_last, last_w, att_delta, natt);
 }
 
-int rc_model_since_last_bucket(int64_t ms) { return since_last_bucket(ms); }
-
 int64_t rc_model_since_last_edge(int b)
 {
-    static const int64_t lo[RC_MODEL_SINCE_LAST_BUCKETS] = {0, HOUR_MS, 6 * HOUR_MS, DAY_MS, 2 * DAY_MS,
-                                                          4 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS};
-    return b <= 0 ? 0 : b >= RC_MODEL_SINCE_LAST_BUCKETS ? INT64_MAX : lo[b];
+    return b <= 0 ? 0 : b >= RC_MODEL_SINCE_LAST_BUCKETS ? INT64_MAX : last_knots_ms[b];
 }
 
 static void ada_step(double *w, double *g2, double grad, double eta)
@@ -684,19 +755,23 @@ static void ada_step(double *w, double *g2, double grad, double eta)
 void rc_model_learn(rc_model *m, const char *merchant_id, const struct rc_model_features *f, int success)
 {
     uint32_t ix[NFEAT];
-    all_indices(f, ix);
+    double x[NFEAT];
+    all_indices(f, ix, x);
     pthread_rwlock_wrlock(&m->lock);
     struct scope *s = merchant_get(m, merchant_id);
-    double z = logit_locked(m, s, ix, NFEAT);
+    double z = logit_valued(m, s, ix, x, NFEAT);
     double g = rc_model_sigmoid(z) - (success ? 1.0 : 0.0);
     for (size_t i = 0; i < NFEAT; i++)
-        ada_step(&m->w[ix[i]], &m->g2[ix[i]], g, ETA_GLOBAL);
+        if (x[i] != 0)
+            ada_step(&m->w[ix[i]], &m->g2[ix[i]], g * x[i], ETA_GLOBAL);
     if (s) {
         for (size_t i = 0; i < NFEAT; i++) {
+            if (x[i] == 0)
+                continue;
             ssize_t j = scope_slot(s, ix[i]);
             if (j < 0)
                 break;
-            ada_step(&s->w[j], &s->g2[j], g + MERCHANT_SHRINK * s->w[j], ETA_MERCHANT);
+            ada_step(&s->w[j], &s->g2[j], g * x[i] + MERCHANT_SHRINK * s->w[j], ETA_MERCHANT);
         }
         s->count++;
         s->dirty = 1;

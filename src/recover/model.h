@@ -84,17 +84,17 @@ struct rc_model_when {
 void rc_model_logits(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
                      const struct rc_model_when *when, size_t n, double *logits, double *next_attempt_delta);
 /* For planning several attempts ahead. The time since the latest failure
- * falls in one of RC_MODEL_SINCE_LAST_BUCKETS buckets; bucket b starts at
- * rc_model_since_last_edge(b) (and ends where b + 1 starts). */
+ * is a curve through RC_MODEL_SINCE_LAST_BUCKETS knots; interval b runs
+ * from rc_model_since_last_edge(b) to rc_model_since_last_edge(b + 1)
+ * (INT64_MAX after the last knot). */
 #define RC_MODEL_SINCE_LAST_BUCKETS 8
-int rc_model_since_last_bucket(int64_t ms);
 int64_t rc_model_since_last_edge(int b);
 /* rc_model_logits, and what a later attempt of the same decline at those
  * times would score: no_last[i] is logits[i] without the time-since-the-
- * latest-failure term, last_w[b] that term for bucket b, and att_delta[a]
- * the shift of a+1 more failed attempts (a < natt). A later attempt at
- * when[i], a bucket-b time after a failed one, a+1 attempts on, scores
- * no_last[i] + last_w[b] + att_delta[a]. */
+ * latest-failure term, last_w[b] that term's mean over interval b, and
+ * att_delta[a] the shift of a+1 more failed attempts (a < natt). A later
+ * attempt at when[i], an interval-b time after a failed one, a+1 attempts
+ * on, scores about no_last[i] + last_w[b] + att_delta[a]. */
 void rc_model_logits_ahead(rc_model *m, const char *merchant_id, const struct rc_model_features *f,
                            const struct rc_model_when *when, size_t n, double *logits, double *no_last,
                            double last_w[RC_MODEL_SINCE_LAST_BUCKETS], double *att_delta, size_t natt);

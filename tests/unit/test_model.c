@@ -24,6 +24,8 @@ static struct rc_model_features feat(const char *reason, int hour, int wday, int
         .reason = reason, .decline_class = *reason ? "later" : "", .scheme = "visa", .funding_source = "debit",
         .issuer_country = "US", .acquirer_country = "US", .currency = "USD", .amount_minor = 1999,
         .attempts = *reason ? 1 : 0, .since_first_failure_ms = *reason ? 3 * DAY : 0,
+        /* one failed attempt so far: the latest failure is the first */
+        .since_last_failure_ms = *reason ? 3 * DAY : 0,
         .local_hour = hour, .local_wday = wday, .local_mday = mday,
     };
     return f;
