@@ -514,6 +514,79 @@ static void test_spacing_learned_after_failure(void **state)
     rc_model_free(m);
 }
 
+/* Retries of insufficient funds succeed only five and a half to six and a
+ * half days after the failure (a pay day a week on): the planner retries
+ * then, not at four days, where the chance it learned is lowest. */
+static void test_learned_day_within_interval(void **state)
+{
+    (void)state;
+    rc_model *m = rc_model_new();
+    uint64_t s = 23;
+    for (int i = 0; i < 40000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(s >> 33);
+        int64_t since = HOUR + (int64_t)(r % (14 * 24)) * HOUR;
+        struct rc_model_features f = {.reason = "insufficient_funds", .decline_class = "later", .scheme = "visa",
+                                      .funding_source = "debit", .issuer_country = "US", .acquirer_country = "US",
+                                      .currency = "USD", .amount_minor = 2999, .attempts = 1,
+                                      .since_first_failure_ms = since, .since_last_failure_ms = since,
+                                      .local_hour = 8 + (int)((r >> 10) % 12), .local_wday = (int)((r >> 14) % 7),
+                                      .local_mday = 1 + (int)((r >> 17) % 28)};
+        int payday = since >= 5 * DAY + 12 * HOUR && since < 6 * DAY + 12 * HOUR;
+        rc_model_learn(m, "m1", &f, payday ? (r >> 24) % 10 < 6 : (r >> 24) % 100 < 2);
+    }
+    for (int64_t t = T0; t < T0 + 7 * DAY; t += 17 * HOUR) {
+        struct inv v;
+        setup(&v, "visa", "insufficient_funds", "51", t, t + MIN);
+        struct rc_decision d = plan(&v, m);
+        assert_retry_in_window(&v, &d);
+        int64_t after = d.planned_at - t;
+        if (after < 5 * DAY || after > 7 * DAY)
+            fail_msg("retried %.1f days after the failure: %s", (double)after / DAY, d.explanation);
+    }
+    rc_model_free(m);
+}
+
+/* A chance that rises slowly over the weeks since the first failure
+ * (from about 4% a day after it to about 20% three weeks on), whatever the
+ * attempts before: with one retry left the planner waits for the best of
+ * it; with several, an earlier attempt is worth its cost, since a failure
+ * still leaves the better times to the others. */
+static void test_values_attempts_left(void **state)
+{
+    (void)state;
+    rc_model *m = rc_model_new();
+    uint64_t s = 31;
+    for (int i = 0; i < 60000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(s >> 33);
+        int64_t since = DAY + (int64_t)(r % (26 * 24)) * HOUR;
+        int64_t since_last = DAY + (int64_t)((r >> 9) % 24) * (since - DAY) / 24;
+        int pct = 4 + (int)(16 * since / (21 * DAY));
+        struct rc_model_features f = {.reason = "do_not_honor", .decline_class = "later", .scheme = "visa",
+                                      .funding_source = "credit", .issuer_country = "US", .acquirer_country = "US",
+                                      .currency = "USD", .amount_minor = 2999, .attempts = 1 + (int)((r >> 5) % 4),
+                                      .since_first_failure_ms = since, .since_last_failure_ms = since_last,
+                                      .local_hour = 8 + (int)((r >> 10) % 12), .local_wday = (int)((r >> 14) % 7),
+                                      .local_mday = 1 + (int)((r >> 17) % 28)};
+        rc_model_learn(m, "m1", &f, (int)((r >> 22) % 100) < pct);
+    }
+    struct inv v;
+    setup(&v, "visa", "do_not_honor", "05", T0, T0 + MIN);
+    v.in.max_retries = 1;
+    struct rc_decision last = plan(&v, m);
+    assert_retry_in_window(&v, &last);
+    assert_string_equal(last.limited_by, "max_retries");
+    setup(&v, "visa", "do_not_honor", "05", T0, T0 + MIN);
+    v.in.max_retries = 8;
+    struct rc_decision many = plan(&v, m);
+    assert_retry_in_window(&v, &many);
+    if (!(last.planned_at - T0 > 14 * DAY && many.planned_at < last.planned_at - 7 * DAY))
+        fail_msg("one left: %.1f days; eight left: %.1f days", (double)(last.planned_at - T0) / DAY,
+                 (double)(many.planned_at - T0) / DAY);
+    rc_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_follows_learned_pattern),
         cmocka_unit_test(test_spacing_learned_after_failure),
+        cmocka_unit_test(test_learned_day_within_interval),
+        cmocka_unit_test(test_values_attempts_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
