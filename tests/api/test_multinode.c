@@ -540,7 +540,7 @@ static int holds_a_charged_attempt(const char *owner)
 
 static void one_node_killed_while_charging(void)
 {
-    deadline_ms = real_ms() + 200000;
+    deadline_ms = real_ms() + 120000;
     configure();
     char *pms[INVOICES], *pays[INVOICES], inv[INVOICES][32];
     for (int i = 0; i < INVOICES; i++) {
