@@ -701,8 +701,17 @@ static void logits_tables(rc_model *m, const char *merchant_id, const struct rc_
     for (uint64_t b = 0; b < 8; b++)
         last_w[b] = weight(m, s, idx(G_REASON_SINCE_LAST, k.reason, b, 0)) +
                     weight(m, s, idx(G_CLASS_SINCE_LAST, k.cls, b, 0));
-    for (uint64_t d = 0; d < SINCE_DAYS; d++)
-        day_w[d] = weight(m, s, idx(G_REASON_SINCE_DAY, k.reason, d, 0));
+    /* Only the days the times span: a decision looks a few weeks ahead. */
+    int dlo = SINCE_DAYS, dhi = -1;
+    for (size_t i = 0; i < n; i++) {
+        int kd;
+        double kf;
+        since_knots(when[i].since_first_failure_ms, &kd, &kf);
+        dlo = kd < dlo ? kd : dlo;
+        dhi = kd + 1 > dhi ? kd + 1 : dhi;
+    }
+    for (int d = 0; d < SINCE_DAYS; d++)
+        day_w[d] = d >= dlo && d <= dhi ? weight(m, s, idx(G_REASON_SINCE_DAY, k.reason, (uint64_t)d, 0)) : 0;
     pthread_rwlock_unlock(&m->lock);
     /* A later attempt's time since the failure before it is only known
      * to an interval between two knots: the interval's mean. */

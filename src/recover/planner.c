@@ -24,7 +24,8 @@
 #define DISCOUNT_PER_DAY 0.01
 /* What one attempt costs, as a share of the amount: network fees, the
  * issuer's patience with the card, and the merchant's wish for few
- * attempts. An attempt whose best chance is below this is not made. */
+ * attempts. An attempt is made only if its expected value (its chance,
+ * plus what the attempts after it are worth if it fails) exceeds this. */
 #define ATTEMPT_COST 0.03
 /* A customer_action decline other than authentication: a few spaced
  * retries (the customer may have called the bank), then wait for them. */
@@ -38,7 +39,7 @@
  * after each failure, with what it taught, so the far end of it matters
  * little, and each level costs a pass over the candidates. */
 #define LOOKAHEAD 3
-#define FOLLOW_STEP (6 * HOUR_MS)
+#define FOLLOW_STEP (12 * HOUR_MS)
 
 enum mode {
     MODE_LATER,     /* the model picks among days */
@@ -231,54 +232,56 @@ static double fast_sigmoid(double z)
     return sig_tab[i] + (x - i) * (sig_tab[i + 1] - sig_tab[i]);
 }
 
-/* One level of the backward induction: best[k] (k < ni, failure at
- * c[is[k]]) gets the best of 0 and, over the follow-up times c[js[x]] a
- * bucket b allows after it, p d + (1 - p) prev[x] - cost, where p is the
- * follow-up's chance in bucket b with `shift` more failed attempts. For
- * one bucket that value does not depend on the failure's time, and the
- * follow-ups a bucket allows form a window that slides left as the
- * failure does, so a monotone queue per bucket finds every maximum in
- * linear time. */
-static void ahead_level(const struct cand *c, const size_t *is, size_t ni, const size_t *js, size_t nj,
-                        const double *no_last, const double *last_w, double shift, int64_t gap, const double *prev,
-                        double *best)
+/* One level of the backward induction over the follow-up times t[0..n)
+ * (ascending): best[k], for a failure at t[k], gets the best of 0 and,
+ * over the follow-ups t[x] a bucket b allows after it, p d + (1 - p)
+ * prev[x] - cost, where p is the follow-up's chance in bucket b with
+ * `shift` more failed attempts. For one bucket that value does not depend
+ * on the failure's time, and the follow-ups a bucket allows form a window
+ * that slides left as the failure does, so a monotone queue per bucket
+ * finds every maximum in linear time. */
+static void ahead_level(const int64_t *t, const double *no_last, const double *disc, size_t n, const double *last_w,
+                        double shift, int64_t gap, int64_t min_apart, const double *prev, double *best)
 {
     double val[MAX_CANDIDATES + 2];
     size_t dq[MAX_CANDIDATES + 2];
-    for (size_t k = 0; k < ni; k++)
+    for (size_t k = 0; k < n; k++)
         best[k] = 0;
-    if (!nj || !ni)
+    if (!n)
         return;
-    int64_t first = c[is[0]].at, last = c[js[nj - 1]].at;
     for (int b = 0; b < RC_MODEL_SINCE_LAST_BUCKETS; b++) {
         int64_t lo = rc_model_since_last_edge(b), hi = rc_model_since_last_edge(b + 1);
         if (lo < gap)
             lo = gap;
-        if (hi <= lo || last - first < lo)
+        if (hi <= lo || t[n - 1] - t[0] < lo)
+            continue;
+        /* Follow-ups are at least a block apart less a block's width. */
+        if (hi <= min_apart)
             continue;
         double lw = last_w[b] + shift;
         size_t x0 = 0;
-        while (x0 < nj && c[js[x0]].at - first < lo)
+        while (x0 < n && t[x0] - t[0] < lo)
             x0++;
-        for (size_t x = x0; x < nj; x++) {
-            const struct cand *f = &c[js[x]];
-            double p = fast_sigmoid(no_last[js[x]] + lw);
-            val[x] = p * f->disc + (1 - p) * prev[x] - ATTEMPT_COST;
+        for (size_t x = x0; x < n; x++) {
+            double p = fast_sigmoid(no_last[x] + lw);
+            val[x] = p * disc[x] + (1 - p) * prev[x] - ATTEMPT_COST;
         }
         /* dq holds follow-ups in decreasing time with decreasing values;
          * its head is the window's best. */
-        size_t head = 0, tail = 0, jl = nj, jh = nj;
-        for (size_t k = ni; k-- > 0;) {
-            int64_t at = c[is[k]].at;
-            if (last - at < lo)
-                continue;
-            while (jl > x0 && c[js[jl - 1]].at - at >= lo) {
+        size_t head = 0, tail = 0, jl = n, jh = n, k = n;
+        int64_t tlast = t[n - 1];
+        while (k > 0 && tlast - t[k - 1] < lo)
+            k--;
+        while (k-- > 0) {
+            int64_t from = t[k] + lo, to = hi == INT64_MAX ? INT64_MAX : t[k] + hi;
+            while (jl > x0 && t[jl - 1] >= from) {
                 jl--;
-                while (tail > head && val[dq[tail - 1]] <= val[jl])
+                double v = val[jl];
+                while (tail > head && val[dq[tail - 1]] <= v)
                     tail--;
                 dq[tail++] = jl;
             }
-            while (jh > 0 && c[js[jh - 1]].at - at >= hi)
+            while (jh > 0 && t[jh - 1] >= to)
                 jh--;
             while (tail > head && dq[head] >= jh)
                 head++;
@@ -292,30 +295,52 @@ static void ahead_level(const struct cand *c, const size_t *is, size_t ni, const
  * after a failed one at candidate i (0: stop there), by backward
  * induction over the attempts left, each follow-up scored with its own
  * time since the failure before it and its own attempt count. Follow-ups
- * are placed on a coarser grid (at least FOLLOW_STEP apart): they are
- * planned again, with what this attempt taught, if it fails, so their
- * exact hour matters less than the cost of weighing every one. */
-static void plan_ahead(const struct cand *c, size_t n, const double *no_last, const double *last_w,
+ * are placed on a coarser grid, the best candidate of each FOLLOW_STEP
+ * block: they are planned again, with what this attempt taught, if it
+ * fails, so their exact hour matters less than the cost of weighing every
+ * one. */
+static void plan_ahead(const struct cand *c, size_t n, const double *no_last_all, const double *last_w,
                        const double *att_delta, size_t ahead, int64_t gap, double *cont)
 {
-    size_t all[MAX_CANDIDATES + 2], sub[MAX_CANDIDATES + 2], ns = 0;
-    double prev[MAX_CANDIDATES + 2], next[MAX_CANDIDATES + 2];
+    size_t sub[MAX_CANDIDATES + 2], ns = 0;
+    int64_t t[MAX_CANDIDATES + 2];
+    double no_last[MAX_CANDIDATES + 2], disc[MAX_CANDIDATES + 2], prev[MAX_CANDIDATES + 2],
+        next[MAX_CANDIDATES + 2];
+    int64_t block = -1;
     for (size_t i = 0; i < n; i++) {
-        all[i] = i;
         cont[i] = 0;
-        if (!ns || c[i].at - c[sub[ns - 1]].at >= FOLLOW_STEP)
-            sub[ns++] = i;
+        int64_t bk = (c[i].at - c[0].at) / FOLLOW_STEP;
+        if (bk != block) {
+            block = bk;
+            ns++;
+        } else if (no_last_all[i] <= no_last[ns - 1]) {
+            continue;
+        }
+        /* the block's best time of day (and week and month) */
+        sub[ns - 1] = i;
+        t[ns - 1] = c[i].at;
+        no_last[ns - 1] = no_last_all[i];
+        disc[ns - 1] = c[i].disc;
+        prev[ns - 1] = 0;
     }
     if (!ahead || !n)
         return;
     pthread_once(&sig_once, sig_init);
-    for (size_t x = 0; x < ns; x++)
-        prev[x] = 0;
-    for (size_t r = 1; r < ahead; r++) {
-        ahead_level(c, sub, ns, sub, ns, no_last, last_w, att_delta[ahead - r], gap, prev, next);
+    int64_t min_apart = 0;
+    for (size_t x = 1; x < ns; x++)
+        if (min_apart == 0 || t[x] - t[x - 1] < min_apart)
+            min_apart = t[x] - t[x - 1];
+    for (size_t r = 1; r <= ahead; r++) {
+        ahead_level(t, no_last, disc, ns, last_w, att_delta[ahead - r], gap, min_apart, prev, next);
         memcpy(prev, next, ns * sizeof *next);
     }
-    ahead_level(c, all, n, sub, ns, no_last, last_w, att_delta[0], gap, prev, cont);
+    /* A candidate takes the plan after the first follow-up time at or
+     * after it: the same windows, hours later, so a little less. */
+    for (size_t i = 0, x = 0; i < n; i++) {
+        while (x < ns && sub[x] < i)
+            x++;
+        cont[i] = x < ns ? prev[x] : 0;
+    }
 }
 
 static void add_alt(struct rc_decision *out, int64_t at, double p, const char *why)
