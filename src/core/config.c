@@ -42,7 +42,7 @@ const struct setting_def config_settings[] = {
     {"disputes_ce3_max_days", "365", "Visa CE 3.0: most whole days between a prior transaction and the disputed one"},
     {"disputes_ce3_min_prior", "2", "Visa CE 3.0: qualifying prior transactions needed"},
     {"network_rules_file", "", "JSON file overriding the card-network retry rules (empty: built-in defaults; docs/network-rules-config.md)"},
-    {"retry_workers", "16", "Recover: attempts run at once on this node (each waits on the merchant and the PSP)"},
+    {"retry_workers", "64", "Recover: attempts run at once on this node (each waits on the merchant and the PSP; 64 measured best, docs/benchmarks.md)"},
     {"retry_lease", "300", "Recover: seconds an attempt stays claimed by a node; after a crash it is taken over once this passes"},
     {"retry_postpone", "3600", "Recover: seconds to wait when RetryStatus times out or answers 429 or 5xx"},
     {"merchant_connect_timeout_ms", "2000", "Recover: connect timeout for calls to the merchant (RetryStatus, platform retries)"},
