@@ -313,7 +313,12 @@ static const char *client_host(struct app *app)
 
 void app_listener_url(struct app *app, const char *listener, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "http://%s:%d", client_host(app), listener_port(app, listener));
+    int port = listener_port(app, listener);
+    if (port == 0) {
+        str_copy(out, outsz, ""); /* not served by this node (role workers) */
+        return;
+    }
+    snprintf(out, outsz, "http://%s:%d", client_host(app), port);
 }
 
 static int sandbox_gateway_section(struct app *app, cJSON *section, char *err, size_t errsz)
@@ -342,8 +347,7 @@ static int sandbox_recover_section(struct app *app, cJSON *section, char *err, s
             STORE_OK ||
         api_key_create(app, "sandbox", "recover", "production", "created on first start", prod, sizeof prod, NULL) !=
             STORE_OK ||
-        recover_settings_init(app, "sandbox", secret, sizeof secret) != STORE_OK ||
-        recover_settings_own_gateway(app, "sandbox") != STORE_OK) {
+        recover_settings_sandbox(app, "sandbox", secret, sizeof secret) != STORE_OK) {
         snprintf(err, errsz, "cannot create the sandbox Recover keys");
         return -1;
     }

@@ -106,7 +106,8 @@ int app_start(struct app *app, char *err, size_t errsz);
 void app_stop(struct app *app);
 void app_close(struct app *app);
 
-/* The URL clients use to reach a listener ("payments", "api", ...). */
+/* The URL clients use to reach a listener ("payments", "api", ...); ""
+ * when this node does not run it. */
 void app_listener_url(struct app *app, const char *listener, char *out, size_t outsz);
 int app_serves_gateway(const struct app *app);
 int app_serves_recover(const struct app *app);

@@ -318,7 +318,8 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
     if (!psp_url[0] || !key) {
         free(key);
         postpone(&o, &inv, &st, now, app->retry.postpone_s * 1000,
-                 !psp_url[0] ? "no psp_url is set for this merchant" : "no usable psp_api_key is set for this merchant");
+                 !psp_url[0] ? "no psp_url is set for this merchant, and this node runs no gateway listener to default to"
+                             : "no usable psp_api_key is set for this merchant");
         finish(cx, r, &st, &inv, txns, ntxns, &o);
         goto out;
     }

@@ -34,6 +34,11 @@ enum store_rc recover_settings_load(struct app *app, const char *merchant_id, st
 /* Creates the merchant's settings with defaults and a new webhook signing
  * secret, which is written to secret_out (shown once). */
 enum store_rc recover_settings_init(struct app *app, const char *merchant_id, char *secret_out, size_t secret_sz);
+/* For the sandbox bootstrap: the webhook signing secret (made once; a
+ * further node of the same cluster reads the existing one rather than
+ * replacing it under the merchants' verifiers) and the gateway key of
+ * recover_settings_own_gateway (also made once). */
+enum store_rc recover_settings_sandbox(struct app *app, const char *merchant_id, char *secret_out, size_t secret_sz);
 /* Lets Recover charge retries at this recoupd's own gateway: a gateway key
  * of the merchant's (sandbox) is made and stored as psp_api_key; an empty
  * psp_url means this node's payments listener. */

@@ -91,6 +91,25 @@ enum store_rc recover_settings_own_gateway(struct app *app, const char *merchant
     return app->store->recover->settings_put(app->store, &s);
 }
 
+enum store_rc recover_settings_sandbox(struct app *app, const char *merchant_id, char *secret_out, size_t secret_sz)
+{
+    struct rc_settings s;
+    enum store_rc rc = recover_settings_load(app, merchant_id, &s);
+    if (rc != STORE_OK)
+        return rc;
+    if (s.webhook_secret[0]) {
+        char *plain = crypto_open_text(app->card_key, s.webhook_secret);
+        if (!plain)
+            return STORE_ERROR; /* sealed with another key: this node's card key differs */
+        str_copy(secret_out, secret_sz, plain);
+        sodium_memzero(plain, strlen(plain));
+        free(plain);
+    } else if ((rc = recover_settings_init(app, merchant_id, secret_out, secret_sz)) != STORE_OK) {
+        return rc;
+    }
+    return s.psp_api_key[0] ? STORE_OK : recover_settings_own_gateway(app, merchant_id);
+}
+
 static cJSON *settings_json(const struct rc_settings *s)
 {
     cJSON *o = cJSON_CreateObject();

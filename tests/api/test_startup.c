@@ -35,6 +35,53 @@ static void data_files_are_private(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+static cJSON *sandbox_doc(const rserver *s)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/sandbox.json", s->dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *doc = cJSON_Parse(text);
+    assert_non_null(doc);
+    return doc;
+}
+
+/* A node whose sandbox.json is missing (a further node of a cluster, or a
+ * lost file) writes the sandbox credentials again without replacing the
+ * webhook signing secret merchants verify with. */
+static void sandbox_bootstrap_keeps_the_webhook_secret(void **state)
+{
+    (void)state;
+    rserver s;
+    server_start(&s, NULL);
+    cJSON *first = sandbox_doc(&s);
+    const char *secret = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(first, "recover"), "webhook_signing_secret"));
+    assert_non_null(secret);
+    assert_int_equal(strlen(secret), 64);
+    assert_int_equal(server_stop_keep(&s), 0);
+    char path[400];
+    snprintf(path, sizeof path, "%s/sandbox.json", s.dir);
+    assert_int_equal(unlink(path), 0);
+    server_restart(&s, NULL);
+    cJSON *second = sandbox_doc(&s);
+    const char *again = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(second, "recover"), "webhook_signing_secret"));
+    assert_non_null(again);
+    assert_string_equal(secret, again);
+    hres *h = http_do("GET", s.admin, "/admin/merchants/sandbox/recover", NULL, NULL);
+    assert_int_equal(h->status, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h->json, "psp_api_key_set")));
+    hres_free(h);
+    cJSON_Delete(first);
+    cJSON_Delete(second);
+    assert_int_equal(server_stop(&s), 0);
+}
+
 static void missing_card_key_beside_a_database_stops_the_start(void **state)
 {
     (void)state;
@@ -123,6 +170,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(data_files_are_private),
+        cmocka_unit_test(sandbox_bootstrap_keeps_the_webhook_secret),
         cmocka_unit_test(missing_card_key_beside_a_database_stops_the_start),
         cmocka_unit_test(early_errors_keep_the_connection),
     };
