@@ -112,6 +112,10 @@ struct outcome {
     int recovered;
     int retry_result;  /* send Retry Results */
     int dunning_complete;
+    struct rc_decision_row decision; /* the next decision, when taken here */
+    int has_decision;
+    struct rc_retry next; /* its planned attempt */
+    int has_next;
 };
 
 static void finish(struct attempt_ctx *cx, const struct rc_retry *r, const struct rc_settings *st,
@@ -145,6 +149,8 @@ static void finish(struct attempt_ctx *cx, const struct rc_retry *r, const struc
         .webhooks = hooks,
         .nwebhooks = nh,
         .now = now,
+        .decision = o->has_decision ? &o->decision : NULL,
+        .next = o->has_next ? &o->next : NULL,
     };
     int64_t t0 = mono_us();
     enum store_rc rc = failed ? STORE_ERROR : app->store->recover->attempt_write(app->store, &w);
@@ -217,8 +223,9 @@ static void charge_txn(struct rc_txn *t, const struct rc_retry *r, const struct 
  * invoice is then closed in the same write, with its End of Dunning). */
 static int ends_dunning(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
                         const struct rc_txn *txns, size_t ntxns, const struct rc_txn *charge, int64_t now,
-                        struct rc_decision *d)
+                        struct rc_decision *d, int *decided)
 {
+    *decided = 0;
     struct rc_txn *all = malloc((ntxns + 1) * sizeof *all);
     if (!all)
         return 0;
@@ -226,10 +233,9 @@ static int ends_dunning(struct app *app, const struct rc_settings *st, const str
     all[ntxns] = *charge;
     struct rc_invoice after = *inv;
     after.recover_attempts++;
-    int stop = recover_decide(app, st, &after, all, ntxns + 1, charge, now, d) == 0 &&
-               strcmp(d->action, RC_ACTION_STOP) == 0;
+    *decided = recover_decide(app, st, &after, all, ntxns + 1, charge, now, d) == 0;
     free(all);
-    return stop;
+    return *decided && strcmp(d->action, RC_ACTION_STOP) == 0;
 }
 
 static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
@@ -350,6 +356,12 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
     o.has_txn = 1;
     o.retry_state = "done";
     o.retry_result = 1;
+    /* The model learns the outcome before the next decision is taken from
+     * it; the decision is stored with the outcome (no planning pass). */
+    recover_learn_outcome(app, &st, &inv, txns, ntxns, &o.txn);
+    struct rc_invoice after = inv;
+    after.recover_attempts++;
+    int decided = 0;
     if (res.success) {
         metrics_count("recoup_recover_retries_succeeded_total", 1);
         o.close_state = "recovered";
@@ -357,16 +369,29 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
         o.eod = 1;
         o.recovered = 1;
         o.dunning_complete = 1;
+        str_copy(after.state, sizeof after.state, "recovered");
+        str_copy(after.state_reason, sizeof after.state_reason, o.close_reason);
+        recover_closed_decision(&after, now, &d);
+        decided = 1;
     } else {
         metrics_count("recoup_recover_retries_declined_total", 1);
-        if (ends_dunning(app, &st, &inv, txns, ntxns, &o.txn, now, &d)) {
+        if (ends_dunning(app, &st, &inv, txns, ntxns, &o.txn, now, &d, &decided)) {
             o.dunning_complete = 1;
             o.close_state = d.stop_state[0] ? d.stop_state : "exhausted";
             str_copy(o.close_reason, sizeof o.close_reason, d.explanation);
             o.eod = 1;
         }
     }
+    if (decided) {
+        recover_decision_row(&o.decision, &after, &d);
+        o.has_decision = 1;
+        if (!o.close_state && strcmp(d.action, RC_ACTION_RETRY) == 0) {
+            recover_next_retry(&o.next, &after, &d, now);
+            o.has_next = 1;
+        }
+    }
     finish(cx, r, &st, &inv, txns, ntxns, &o);
+    free(o.decision.alternatives);
 out:
     free(inv.custom);
     rc_txns_free(txns, ntxns);

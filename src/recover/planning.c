@@ -71,7 +71,7 @@ void recover_learn_event(struct app *app, const struct rc_payment_event *ev)
     }
 }
 
-static void decision_row(struct rc_decision_row *row, const struct rc_invoice *inv, const struct rc_decision *d)
+void recover_decision_row(struct rc_decision_row *row, const struct rc_invoice *inv, const struct rc_decision *d)
 {
     memset(row, 0, sizeof *row);
     str_copy(row->merchant_id, sizeof row->merchant_id, inv->merchant_id);
@@ -91,7 +91,7 @@ static void decision_row(struct rc_decision_row *row, const struct rc_invoice *i
 
 /* A closed invoice needs no plan, only its planned retry cancelled; the
  * decision says why dunning is over. */
-static void closed_decision(const struct rc_invoice *inv, int64_t now, struct rc_decision *d)
+void recover_closed_decision(const struct rc_invoice *inv, int64_t now, struct rc_decision *d)
 {
     memset(d, 0, sizeof *d);
     str_copy(d->action, sizeof d->action, RC_ACTION_STOP);
@@ -170,6 +170,30 @@ int recover_decide(struct app *app, const struct rc_settings *st, const struct r
         str_copy(d->payment_method_id, sizeof d->payment_method_id, in.payment_method_id);
     rc_txns_free(card, ncard);
     return 0;
+}
+
+void recover_next_retry(struct rc_retry *r, const struct rc_invoice *inv, const struct rc_decision *d, int64_t now)
+{
+    memset(r, 0, sizeof *r);
+    str_copy(r->merchant_id, sizeof r->merchant_id, inv->merchant_id);
+    str_copy(r->env, sizeof r->env, inv->env);
+    str_copy(r->invoice_id, sizeof r->invoice_id, inv->invoice_id);
+    r->attempt_no = inv->recover_attempts + 1;
+    rc_attempt_id(inv->merchant_id, inv->env, inv->invoice_id, r->attempt_no, r->attempt_id);
+    r->due_at = d->planned_at;
+    str_copy(r->state, sizeof r->state, "planned");
+    str_copy(r->payment_method_id, sizeof r->payment_method_id, d->payment_method_id);
+    r->created_at = r->updated_at = now;
+}
+
+void recover_learn_outcome(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                           const struct rc_txn *earlier, size_t nearlier, const struct rc_txn *outcome)
+{
+    if (!app->model)
+        return;
+    struct rc_model_features f;
+    rc_model_features_for(&f, earlier, nearlier, outcome, "", st->timezone, outcome->psp_created_at);
+    rc_model_learn(app->model, inv->merchant_id, &f, outcome->success);
 }
 
 /* The platform integration: the merchant's platform charged on Recover's
@@ -278,7 +302,7 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
     memset(&hook, 0, sizeof hook);
     const struct rc_txn *failed = latest_failure(txns, ntxns);
     if (!rc_state_is_open(inv.state) || !failed) {
-        closed_decision(&inv, now, &d);
+        recover_closed_decision(&inv, now, &d);
     } else if (reported == 2) {
         /* No second attempt while the platform's report of the first is
          * due: it may have charged. */
@@ -293,20 +317,11 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
         if (recover_decide(app, &st, &inv, txns, ntxns, NULL, now, &d) != 0)
             goto out;
     }
-    decision_row(&w.decision, &inv, &d);
+    recover_decision_row(&w.decision, &inv, &d);
     w.expect_updated_at = inv.updated_at;
     w.now = now;
     if (rc_state_is_open(inv.state) && strcmp(d.action, RC_ACTION_RETRY) == 0) {
-        struct rc_retry *r = &w.retry;
-        str_copy(r->merchant_id, sizeof r->merchant_id, inv.merchant_id);
-        str_copy(r->env, sizeof r->env, inv.env);
-        str_copy(r->invoice_id, sizeof r->invoice_id, inv.invoice_id);
-        r->attempt_no = inv.recover_attempts + 1;
-        rc_attempt_id(inv.merchant_id, inv.env, inv.invoice_id, r->attempt_no, r->attempt_id);
-        r->due_at = d.planned_at;
-        str_copy(r->state, sizeof r->state, "planned");
-        str_copy(r->payment_method_id, sizeof r->payment_method_id, d.payment_method_id);
-        r->created_at = r->updated_at = now;
+        recover_next_retry(&w.retry, &inv, &d, now);
     } else if (rc_state_is_open(inv.state) && strcmp(d.action, RC_ACTION_STOP) == 0) {
         w.close_state = d.stop_state[0] ? d.stop_state : "exhausted";
         w.close_reason = d.explanation;

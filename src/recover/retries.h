@@ -33,6 +33,18 @@ struct rc_decision;
 int recover_decide(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
                    const struct rc_txn *txns, size_t ntxns, const struct rc_txn *unstored, int64_t now,
                    struct rc_decision *d);
+/* The pieces of a decision's write, for the executor, which stores the
+ * decision that follows an attempt with the attempt itself: the row of a
+ * decision (alternatives malloc'd), the decision that dunning is over for a
+ * closed invoice, the next planned attempt of a retry decision (inv's
+ * recover_attempts already counting the attempts made), and learning one
+ * outcome, with the invoice's transactions before it. */
+struct rc_decision_row;
+void recover_decision_row(struct rc_decision_row *row, const struct rc_invoice *inv, const struct rc_decision *d);
+void recover_closed_decision(const struct rc_invoice *inv, int64_t now, struct rc_decision *d);
+void recover_next_retry(struct rc_retry *r, const struct rc_invoice *inv, const struct rc_decision *d, int64_t now);
+void recover_learn_outcome(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                           const struct rc_txn *earlier, size_t nearlier, const struct rc_txn *outcome);
 /* Teaches the model a payment event that needs no planning: a first
  * attempt that succeeded. */
 void recover_learn_event(struct app *app, const struct rc_payment_event *ev);

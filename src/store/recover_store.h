@@ -281,8 +281,10 @@ struct rc_plan_write {
 
 /* The end of one claimed attempt, written atomically: the retry row's new
  * state, the charge as a transaction of the invoice (origin recover), the
- * invoice's new state, the webhooks, and the plan_needed mark set so the
- * planner decides what follows. */
+ * invoice's new state, the webhooks, and either the planner's next decision
+ * (decision, below) or the plan_needed mark so that the planner decides
+ * what follows. A postponed attempt (planned again) is not marked: its new
+ * time stands. */
 struct rc_attempt_write {
     /* As claimed: still running under retry->lease_owner, else STORE_STATE.
      * Or, to end a request whose report came (retry as retry_requested
@@ -299,6 +301,13 @@ struct rc_attempt_write {
     const struct rc_webhook *webhooks;
     size_t nwebhooks;
     int64_t now;
+    /* The planner's next decision, taken with this attempt's outcome, when
+     * the caller has it (NULL otherwise): written in the same transaction,
+     * with, for a retry, the next planned attempt (next: its attempt_no one
+     * above the attempts counted after this one); the invoice is then not
+     * marked for the planner. */
+    const struct rc_decision_row *decision;
+    const struct rc_retry *next;
 };
 /* The lease is released. txn is stored with origin "recover", once per
  * transaction_id (a repeat after a crash, or the merchant's own report of

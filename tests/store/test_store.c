@@ -2339,7 +2339,7 @@ static void recover_retry_claims_and_attempts(void **state)
     assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
     inv = rc_invoice_read(s, other->invoice_id);
     assert_int_equal(inv.next_retry_at, 9000);
-    assert_int_equal(inv.plan_needed, 1);
+    assert_int_equal(inv.plan_needed, 0); /* the postponement stands: not planned again */
     assert_int_equal(inv.recover_attempts, 0);
     assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", other->invoice_id, &rows, &nrows), STORE_OK);
     assert_string_equal(rows[0].state, "planned");
@@ -2383,6 +2383,79 @@ static void recover_retry_claims_and_attempts(void **state)
     free(events);
     free(a);
     free(b);
+    free(c);
+}
+
+/* An attempt written with the planner's next decision: the decision and
+ * the next planned attempt land with the outcome, and the invoice is not
+ * left for a planning pass. */
+static void recover_attempt_with_next_decision(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    const int64_t due[3] = {100, 5000, 5000};
+    rc_three_planned(s, due);
+    struct rc_retry *c = NULL;
+    size_t nc = 0;
+    assert_int_equal(s->recover->retries_claim(s, 100, "w1", 1000, 10, &c, &nc), STORE_OK);
+    assert_int_equal(nc, 1);
+    struct rc_txn declined = rc_charge("rc_next_1", 0);
+    struct rc_decision_row d;
+    memset(&d, 0, sizeof d);
+    str_copy(d.merchant_id, sizeof d.merchant_id, "m1");
+    str_copy(d.env, sizeof d.env, "sandbox");
+    str_copy(d.invoice_id, sizeof d.invoice_id, c[0].invoice_id);
+    d.decided_at = 200;
+    str_copy(d.action, sizeof d.action, "retry");
+    str_copy(d.reason, sizeof d.reason, "insufficient_funds");
+    d.planned_at = 7000;
+    d.predicted_success = 0.25;
+    str_copy(d.explanation, sizeof d.explanation, "the next attempt, decided with the outcome");
+    struct rc_retry next;
+    memset(&next, 0, sizeof next);
+    str_copy(next.merchant_id, sizeof next.merchant_id, "m1");
+    str_copy(next.env, sizeof next.env, "sandbox");
+    str_copy(next.invoice_id, sizeof next.invoice_id, c[0].invoice_id);
+    next.attempt_no = 2;
+    snprintf(next.attempt_id, sizeof next.attempt_id, "%032d", 42);
+    next.due_at = 7000;
+    str_copy(next.state, sizeof next.state, "planned");
+    struct rc_attempt_write w;
+    memset(&w, 0, sizeof w);
+    w.retry = &c[0];
+    w.retry_state = "done";
+    w.txn = &declined;
+    w.now = 200;
+    w.decision = &d;
+    w.next = &next;
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    struct rc_invoice inv = rc_invoice_read(s, c[0].invoice_id);
+    assert_int_equal(inv.recover_attempts, 1);
+    assert_int_equal(inv.next_retry_at, 7000);
+    assert_int_equal(inv.plan_needed, 0);
+    struct rc_retry *rows = NULL;
+    size_t nrows = 0;
+    assert_int_equal(s->recover->retries_list(s, "m1", "sandbox", c[0].invoice_id, &rows, &nrows), STORE_OK);
+    assert_int_equal(nrows, 2);
+    assert_string_equal(rows[0].state, "done");
+    assert_string_equal(rows[1].state, "planned");
+    assert_int_equal(rows[1].attempt_no, 2);
+    assert_int_equal(rows[1].due_at, 7000);
+    free(rows);
+    struct rc_decision_row *ds = NULL;
+    size_t nd = 0;
+    assert_int_equal(s->recover->decisions_list(s, "m1", "sandbox", c[0].invoice_id, &ds, &nd), STORE_OK);
+    assert_true(nd >= 1);
+    assert_string_equal(ds[nd - 1].explanation, "the next attempt, decided with the outcome");
+    assert_int_equal(ds[nd - 1].planned_at, 7000);
+    rc_decisions_free(ds, nd);
+    /* Due at 7000, the planned attempt is claimed like any other. */
+    free(c);
+    c = NULL;
+    assert_int_equal(s->recover->retries_claim(s, 7000, "w2", 1000, 10, &c, &nc), STORE_OK);
+    int found = 0;
+    for (size_t i = 0; i < nc; i++)
+        found += strcmp(c[i].attempt_id, next.attempt_id) == 0;
+    assert_int_equal(found, 1);
     free(c);
 }
 
@@ -2745,6 +2818,7 @@ int main(void)
         T(recover_plan_needed_marks),
         T(recover_plan_write),
         T(recover_retry_claims_and_attempts),
+        T(recover_attempt_with_next_decision),
         T(recover_requested_attempts),
         T(recover_concurrent_claims_never_double),
         T(recover_webhook_outbox),

@@ -671,8 +671,19 @@ static enum store_rc attempt_write_fn(sq_conn *c, void *arg)
     if (w->close_state && w->close_state[0] &&
         (rc = close_invoice(c, &inv, w->close_state, w->close_reason, w->now)) != STORE_OK)
         return rc;
+    /* The next decision came with the outcome: stored now, so the invoice
+     * needs no planning pass of its own. */
+    if (w->decision && (rc = insert_decision(c, w->decision)) != STORE_OK)
+        return rc;
+    if (w->decision && w->next) {
+        if ((rc = plan_retry(c, w->decision, w->next, w->now)) != STORE_OK)
+            return rc;
+        inv.next_retry_at = w->next->due_at;
+    }
     inv.updated_at = rc_next_updated_at(&inv, w->now);
-    if ((rc = update_invoice(c, &inv, !inv.has_closed, w->now)) != STORE_OK)
+    /* A postponed attempt keeps its new time: planning it again would
+     * undo the wait the merchant asked for. */
+    if ((rc = update_invoice(c, &inv, !inv.has_closed && !w->decision && !planned, w->now)) != STORE_OK)
         return rc;
     return insert_webhooks(c, &inv, w->webhooks, w->nwebhooks, w->now);
 }
