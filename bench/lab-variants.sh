@@ -48,7 +48,6 @@ gen() {
             split(zones[ui(1, nz)], zc, ":")
             regs = regs (i ? ", " : "") sprintf("{\"country\": \"%s\", \"zone\": \"%s\", \"weight\": %s}", zc[1], zc[2], r2(u(0.2, 1)))
         }
-        split(zc[2], dummy, "/")
         days = ui(14, 45)
         retries = ui(4, 12)
         lo = ui(0, 20); hi = lo + ui(1, 4)

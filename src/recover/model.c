@@ -293,7 +293,6 @@ static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, 
     knots_of(since_last, last_knots_ms, RC_MODEL_SINCE_LAST_BUCKETS, &kl, &fl);
     since_knots(since, &kd, &fd);
     for (uint64_t j = 0; j < 2; j++) {
-        double v = j ? 1 : 0;
         out[8 + j] = idx(G_SINCE, (uint64_t)ks + j, 0, 0);
         out[10 + j] = idx(G_REASON_SINCE, k->reason, (uint64_t)ks + j, 0);
         x[8 + j] = x[10 + j] = j ? fs : 1 - fs;
@@ -302,7 +301,6 @@ static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, 
         x[12 + j] = x[14 + j] = j ? fl : 1 - fl;
         out[16 + j] = idx(G_REASON_SINCE_DAY, k->reason, (uint64_t)kd + j, 0);
         x[16 + j] = j ? fd : 1 - fd;
-        (void)v;
     }
 }
 
