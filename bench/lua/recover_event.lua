@@ -1,7 +1,15 @@
 -- A realistic Recover payment event (~1 KB) with a distinct transaction id
 -- on every request, so that each one is a new event, not a duplicate.
 local counter = 0
-local prefix = tostring(os.time()) .. "-" .. tostring(math.random(1, 1000000000))
+-- Random per wrk process (two wrk started in the same second must not send
+-- the same events: math.random is unseeded and os.time() is the same).
+local function random_hex()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f:read(8)
+  f:close()
+  return (bytes:gsub(".", function(ch) return string.format("%02x", string.byte(ch)) end))
+end
+local prefix = tostring(os.time()) .. "-" .. random_hex()
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
