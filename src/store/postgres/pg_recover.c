@@ -64,23 +64,6 @@ static int retryable_state(const pg_conn *c)
     return strcmp(c->sqlstate, "40001") == 0 || strcmp(c->sqlstate, "40P01") == 0;
 }
 
-/* Runs a statement whose result is not needed. */
-static int run_cmd(pg_conn *c, const char *sql, const struct pg_params *p)
-{
-    PGresult *r = pg_run(c, sql, p);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
-static int changed_rows(PGresult *r) { return strcmp(PQcmdTuples(r), "0") != 0; }
-
-static char *col_dup_or_null(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
-}
-
 /* ---- settings ---- */
 
 #define SETTINGS_COLS                                                                                           \
@@ -677,7 +660,7 @@ static enum store_rc inbox_pending_fn(pg_conn *c, void *arg)
     pp_text(&p, INBOX_LOCK_KEY);
     /* Rule 1: every append that drew a seq has committed once this is
      * granted, and the list below is read after it. */
-    if (run_cmd(c, "SELECT pg_advisory_xact_lock($1::bigint)", &p) != 0)
+    if (pg_run_cmd(c, "SELECT pg_advisory_xact_lock($1::bigint)", &p) != 0)
         return STORE_ERROR;
     pp_init(&p);
     pp_i64(&p, a->max > 0 ? a->max : 0);
@@ -757,7 +740,7 @@ static enum store_rc claim_inbox(pg_conn *c, const char *merchant_id, const char
                          &p);
     if (!r)
         return STORE_ERROR;
-    int claimed = changed_rows(r);
+    int claimed = pg_changed_rows(r);
     PQclear(r);
     return claimed ? STORE_OK : STORE_STATE;
 }
@@ -790,7 +773,7 @@ static void read_invoice(const PGresult *r, int row, struct rc_invoice *inv)
     inv->has_closed = !pg_col_null(r, row, 11);
     inv->closed_at = pg_col_i64(r, row, 11);
     inv->failed_attempts = pg_col_i64(r, row, 12);
-    inv->custom = col_dup_or_null(r, row, 13);
+    inv->custom = pg_col_dup_or_null(r, row, 13);
     inv->updated_at = pg_col_i64(r, row, 14);
     inv->recover_attempts = pg_col_i64(r, row, 15);
     inv->next_retry_at = pg_col_i64(r, row, 16);
@@ -839,7 +822,7 @@ static enum store_rc save_invoice(pg_conn *c, const struct rc_invoice *inv, int 
     pp_text_or_null(&p, inv->custom);
     pp_i64(&p, inv->updated_at);
     pp_i64(&p, mark ? 1 : 0);
-    return run_cmd(c, "INSERT INTO rc_invoices(" INVOICE_COLS ", plan_needed, plan_marked_at) VALUES ($1, $2, $3, "
+    return pg_run_cmd(c, "INSERT INTO rc_invoices(" INVOICE_COLS ", plan_needed, plan_marked_at) VALUES ($1, $2, $3, "
                       "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::integer, "
                       "CASE WHEN $16::integer = 1 THEN $15::bigint END) "
                       "ON CONFLICT (merchant_id, env, invoice_id) DO UPDATE SET "
@@ -872,7 +855,7 @@ enum store_rc pg_rc_add_invoice_event(pg_conn *c, const struct rc_invoice *inv, 
     pp_text_or_null(&p, from_state);
     pp_text(&p, t->to_state);
     pp_text_or_null(&p, t->reason);
-    return run_cmd(c, "INSERT INTO rc_invoice_events(merchant_id, env, invoice_id, at, from_state, to_state, reason) "
+    return pg_run_cmd(c, "INSERT INTO rc_invoice_events(merchant_id, env, invoice_id, at, from_state, to_state, reason) "
                       "VALUES ($1, $2, $3, $4, $5, $6, $7)",
                    &p) == 0
                ? STORE_OK
@@ -892,7 +875,7 @@ static enum store_rc upsert_customer(pg_conn *c, const struct rc_payment_event *
     pp_i64_or_null(&p, ev->customer.has_created_at, ev->customer.created_at);
     pp_text_or_null(&p, ev->customer.postal_code);
     pp_i64(&p, ev->received_at);
-    return run_cmd(c, "INSERT INTO rc_customers(merchant_id, env, customer_id, psp_id, created_at, postal_code, "
+    return pg_run_cmd(c, "INSERT INTO rc_customers(merchant_id, env, customer_id, psp_id, created_at, postal_code, "
                       "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (merchant_id, env, customer_id) "
                       "DO UPDATE SET psp_id = COALESCE(excluded.psp_id, rc_customers.psp_id), "
                       "created_at = COALESCE(excluded.created_at, rc_customers.created_at), "
@@ -919,7 +902,7 @@ static enum store_rc upsert_subscription(pg_conn *c, const struct rc_payment_eve
     pp_text_or_null(&p, sub->billing_period);
     pp_i64_or_null(&p, sub->billing_frequency > 0, sub->billing_frequency);
     pp_i64(&p, ev->received_at);
-    return run_cmd(c, "INSERT INTO rc_subscriptions(merchant_id, env, subscription_id, customer_id, start_date, "
+    return pg_run_cmd(c, "INSERT INTO rc_subscriptions(merchant_id, env, subscription_id, customer_id, start_date, "
                       "end_date, discounted, product_id, billing_period, billing_frequency, updated_at) VALUES ($1, "
                       "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (merchant_id, env, subscription_id) "
                       "DO UPDATE SET customer_id = excluded.customer_id, start_date = excluded.start_date, "
@@ -975,7 +958,7 @@ enum store_rc pg_rc_insert_txn(pg_conn *c, const struct rc_payment_event *ev, st
                          &p);
     if (!r)
         return STORE_ERROR;
-    t->is_new = changed_rows(r);
+    t->is_new = pg_changed_rows(r);
     PQclear(r);
     return STORE_OK;
 }
@@ -994,7 +977,7 @@ static enum store_rc upsert_payment_method(pg_conn *c, const struct rc_payment_e
     pp_text_or_null(&p, t->bin);
     pp_text_or_null(&p, t->issuer_country);
     pp_i64(&p, ev->received_at);
-    return run_cmd(c, "INSERT INTO rc_payment_methods(merchant_id, env, payment_method_id, customer_id, psp, scheme, "
+    return pg_run_cmd(c, "INSERT INTO rc_payment_methods(merchant_id, env, payment_method_id, customer_id, psp, scheme, "
                       "funding_source, bin, issuer_country, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
                       "$8, $9, 'active', $10) ON CONFLICT (merchant_id, env, payment_method_id) DO UPDATE SET "
                       "customer_id = excluded.customer_id, psp = excluded.psp, scheme = excluded.scheme, "
@@ -1075,7 +1058,7 @@ static enum store_rc apply_pm_update(pg_conn *c, const struct rc_pm_update *up)
     pp_text_or_null(&p, up->psp_customer_id);
     pp_text_or_null(&p, up->reason);
     pp_i64(&p, up->received_at);
-    if (run_cmd(c, "INSERT INTO rc_pm_updates(merchant_id, env, inbox_seq, customer_id, payment_method_id, "
+    if (pg_run_cmd(c, "INSERT INTO rc_pm_updates(merchant_id, env, inbox_seq, customer_id, payment_method_id, "
                    "psp_customer_id, reason, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &p) != 0)
         return STORE_ERROR;
@@ -1092,7 +1075,7 @@ static enum store_rc apply_pm_update(pg_conn *c, const struct rc_pm_update *up)
     pp_text(&p, up->customer_id);
     pp_text(&p, status);
     pp_i64(&p, up->received_at);
-    if (run_cmd(c, "INSERT INTO rc_payment_methods(merchant_id, env, payment_method_id, customer_id, psp, scheme, "
+    if (pg_run_cmd(c, "INSERT INTO rc_payment_methods(merchant_id, env, payment_method_id, customer_id, psp, scheme, "
                    "funding_source, status, updated_at) VALUES ($1, $2, $3, $4, '', '', '', $5, $6) "
                    "ON CONFLICT (merchant_id, env, payment_method_id) DO UPDATE SET "
                    "customer_id = excluded.customer_id, status = excluded.status, updated_at = excluded.updated_at",
@@ -1167,11 +1150,11 @@ static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
             it->rc = STORE_OK;
             continue;
         }
-        if (run_cmd(c, "SAVEPOINT item", NULL) != 0)
+        if (pg_run_cmd(c, "SAVEPOINT item", NULL) != 0)
             return STORE_ERROR;
         enum store_rc rc = it->payment ? apply_payment(c, it->payment) : apply_pm_update(c, it->pm_update);
         if (rc == STORE_OK || rc == STORE_REPLAY) {
-            if (run_cmd(c, "RELEASE SAVEPOINT item", NULL) != 0)
+            if (pg_run_cmd(c, "RELEASE SAVEPOINT item", NULL) != 0)
                 return STORE_ERROR;
             it->rc = STORE_OK;
             continue;
@@ -1183,7 +1166,7 @@ static enum store_rc apply_batch_fn(pg_conn *c, void *arg)
             return STORE_ERROR;
         if (rc == STORE_ERROR && failure_is_the_events(c))
             rc = STORE_STATE;
-        if (run_cmd(c, "ROLLBACK TO SAVEPOINT item", NULL) != 0 || run_cmd(c, "RELEASE SAVEPOINT item", NULL) != 0)
+        if (pg_run_cmd(c, "ROLLBACK TO SAVEPOINT item", NULL) != 0 || pg_run_cmd(c, "RELEASE SAVEPOINT item", NULL) != 0)
             return STORE_ERROR;
         /* Rule 3: a failure of the store's leaves this event, and every
          * one after it, for the next round; the batch so far commits. */
@@ -1238,7 +1221,7 @@ void pg_rc_read_txn(const PGresult *r, int row, struct rc_txn *t)
     pg_col_text(r, row, 17, t->bin, sizeof t->bin);
     pg_col_text(r, row, 18, t->issuer_country, sizeof t->issuer_country);
     pg_col_text(r, row, 19, t->origin, sizeof t->origin);
-    t->raw = col_dup_or_null(r, row, 20);
+    t->raw = pg_col_dup_or_null(r, row, 20);
 }
 
 static void read_event(const PGresult *r, int row, struct rc_invoice_event *e)
@@ -1333,7 +1316,7 @@ static enum store_rc pg_invoice_get(store *s, const char *merchant_id, const cha
         pg_conn *c = pg_acquire(S(s));
         if (!c)
             return STORE_ERROR;
-        if (run_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL) != 0) {
+        if (pg_run_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL) != 0) {
             int broken = PQstatus(c->conn) != CONNECTION_OK;
             pg_release(S(s), c);
             if (broken)
@@ -1341,7 +1324,7 @@ static enum store_rc pg_invoice_get(store *s, const char *merchant_id, const cha
             return STORE_ERROR;
         }
         rc = invoice_get_reads(c, &a);
-        if (run_cmd(c, "COMMIT", NULL) != 0 && rc == STORE_OK)
+        if (pg_run_cmd(c, "COMMIT", NULL) != 0 && rc == STORE_OK)
             rc = STORE_ERROR;
         pg_release(S(s), c);
         break;

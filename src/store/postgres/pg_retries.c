@@ -18,22 +18,6 @@
 
 static pg_store *S(store *s) { return (pg_store *)s; }
 
-static int run_cmd(pg_conn *c, const char *sql, const struct pg_params *p)
-{
-    PGresult *r = pg_run(c, sql, p);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
-static int changed_rows(PGresult *r) { return strcmp(PQcmdTuples(r), "0") != 0; }
-
-static char *col_dup_or_null(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
-}
-
 /* ---- row readers ---- */
 
 #define RETRY_COLS                                                                                              \
@@ -74,7 +58,7 @@ static void read_webhook(const PGresult *r, int row, void *out)
     pg_col_text(r, row, 3, w->type, sizeof w->type);
     pg_col_text(r, row, 4, w->invoice_id, sizeof w->invoice_id);
     pg_col_text(r, row, 5, w->url, sizeof w->url);
-    w->body = col_dup_or_null(r, row, 6);
+    w->body = pg_col_dup_or_null(r, row, 6);
     w->created_at = pg_col_i64(r, row, 7);
     w->next_attempt_at = pg_col_i64(r, row, 8);
     w->give_up_at = pg_col_i64(r, row, 9);
@@ -108,7 +92,7 @@ static void read_decision(const PGresult *r, int row, void *out)
     pg_col_text(r, row, 10, d->limited_by, sizeof d->limited_by);
     pg_col_text(r, row, 11, d->payment_method_id, sizeof d->payment_method_id);
     pg_col_text(r, row, 12, d->explanation, sizeof d->explanation);
-    d->alternatives = col_dup_or_null(r, row, 13);
+    d->alternatives = pg_col_dup_or_null(r, row, 13);
 }
 
 static void read_ref(const PGresult *r, int row, void *out)
@@ -316,7 +300,7 @@ static enum store_rc insert_webhooks(pg_conn *c, const struct rc_invoice *inv, c
         pp_text_or_null(&p, w->last_error);
         pp_i64(&p, w->delivered_at);
         /* A repeat of the same delivery (same id) is the same event. */
-        if (run_cmd(c, "INSERT INTO rc_webhooks(" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        if (pg_run_cmd(c, "INSERT INTO rc_webhooks(" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                        "$11, $12, $13, $14, $15, NULL, NULL) ON CONFLICT (merchant_id, webhook_id) DO NOTHING",
                     &p) != 0)
             return STORE_ERROR;
@@ -355,7 +339,7 @@ static enum store_rc update_invoice(pg_conn *c, const struct rc_invoice *inv, in
     pp_i64(&p, plan_needed ? 1 : 0);
     pp_i64(&p, inv->updated_at);
     pp_i64(&p, now);
-    return run_cmd(c, "UPDATE rc_invoices SET state = $4, state_reason = $5, closed_at = $6, recover_attempts = $7, "
+    return pg_run_cmd(c, "UPDATE rc_invoices SET state = $4, state_reason = $5, closed_at = $6, recover_attempts = $7, "
                       "next_retry_at = $8, plan_marked_at = CASE WHEN $9::integer = 0 THEN NULL "
                       "WHEN plan_needed = 1 THEN plan_marked_at ELSE $11::bigint END, plan_needed = $9, "
                       "updated_at = $10 WHERE merchant_id = $1 AND env = $2 AND invoice_id = $3",
@@ -383,7 +367,7 @@ static enum store_rc insert_decision(pg_conn *c, const struct rc_decision_row *d
     pp_text_or_null(&p, d->explanation);
     pp_text_or_null(&p, d->alternatives);
     /* The next seq is safe to compute: the invoice is locked. */
-    return run_cmd(c, "INSERT INTO rc_decisions(" DECISION_COLS ") SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, "
+    return pg_run_cmd(c, "INSERT INTO rc_decisions(" DECISION_COLS ") SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, "
                       "$4::bigint, $5::text, $6::text, $7::text, $8::bigint, $9::double precision, $10::text, "
                       "$11::text, $12::text, $13::text FROM rc_decisions WHERE merchant_id = $1 AND env = $2 AND "
                       "invoice_id = $3",
@@ -414,7 +398,7 @@ static enum store_rc plan_retry(pg_conn *c, const struct rc_decision_row *d, con
                            &p);
     if (!res)
         return STORE_ERROR;
-    int changed = changed_rows(res);
+    int changed = pg_changed_rows(res);
     PQclear(res);
     return changed ? STORE_OK : STORE_STATE;
 }
@@ -437,7 +421,7 @@ static enum store_rc plan_write_fn(pg_conn *c, void *arg)
     struct pg_params p;
     pp_invoice(&p, d->merchant_id, d->env, d->invoice_id);
     pp_i64(&p, w->now);
-    if (run_cmd(c, "UPDATE rc_retries SET state = 'cancelled', updated_at = $4 WHERE merchant_id = $1 AND env = $2 "
+    if (pg_run_cmd(c, "UPDATE rc_retries SET state = 'cancelled', updated_at = $4 WHERE merchant_id = $1 AND env = $2 "
                    "AND invoice_id = $3 AND state = 'planned'",
                 &p) != 0)
         return STORE_ERROR;
@@ -601,7 +585,7 @@ static enum store_rc attempt_write_fn(pg_conn *c, void *arg)
     pp_i64(&p, planned);
     pp_i64(&p, w->new_due_at);
     pp_i64(&p, w->now);
-    if (run_cmd(c, "UPDATE rc_retries SET state = $5, last_error = $6, "
+    if (pg_run_cmd(c, "UPDATE rc_retries SET state = $5, last_error = $6, "
                    "due_at = CASE WHEN $7::integer = 1 THEN $8::bigint ELSE due_at END, "
                    "postponements = postponements + $7::integer, lease_owner = NULL, lease_until = NULL, "
                    "updated_at = $9 WHERE merchant_id = $1 AND env = $2 AND invoice_id = $3 AND attempt_no = $4",
@@ -715,7 +699,7 @@ static enum store_rc webhook_result_fn(pg_conn *c, void *arg)
                          &p);
     if (!r)
         return STORE_ERROR;
-    int changed = changed_rows(r);
+    int changed = pg_changed_rows(r);
     PQclear(r);
     return changed ? STORE_OK : webhook_missing_or_state(c, w->merchant_id, w->webhook_id);
 }
@@ -744,7 +728,7 @@ static enum store_rc webhook_redeliver_fn(pg_conn *c, void *arg)
                          &p);
     if (!r)
         return STORE_ERROR;
-    int changed = changed_rows(r);
+    int changed = pg_changed_rows(r);
     PQclear(r);
     return changed ? STORE_OK : STORE_NOT_FOUND;
 }
@@ -814,7 +798,7 @@ static enum store_rc model_put_fn(pg_conn *c, void *arg)
     pp_text(&p, a->scope ? a->scope : "");
     pp_text(&p, a->hex);
     pp_i64(&p, a->now);
-    return run_cmd(c, "INSERT INTO rc_models(scope, blob, updated_at) VALUES ($1, $2::bytea, $3) "
+    return pg_run_cmd(c, "INSERT INTO rc_models(scope, blob, updated_at) VALUES ($1, $2::bytea, $3) "
                       "ON CONFLICT (scope) DO UPDATE SET blob = excluded.blob, updated_at = excluded.updated_at",
                    &p) == 0
                ? STORE_OK

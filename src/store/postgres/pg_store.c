@@ -951,3 +951,19 @@ store *pg_store_open(const struct store_options *opt, char *err, size_t errsz)
     s->base.recover = &pg_recover_ops;
     return &s->base;
 }
+
+char *pg_col_dup_or_null(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+int pg_run_cmd(pg_conn *c, const char *sql, const struct pg_params *p)
+{
+    PGresult *r = pg_run(c, sql, p);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int pg_changed_rows(PGresult *r) { return strcmp(PQcmdTuples(r), "0") != 0; }

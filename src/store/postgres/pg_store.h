@@ -74,6 +74,12 @@ enum store_rc pg_rc(const pg_conn *c);
 /* Column readers; NULL reads as "" or 0. */
 void pg_col_text(const PGresult *r, int row, int col, char *out, size_t outsz);
 int64_t pg_col_i64(const PGresult *r, int row, int col);
+/* A column's text, malloc'd, or NULL for SQL NULL. */
+char *pg_col_dup_or_null(const PGresult *r, int row, int col);
+/* Runs a statement whose result is not needed: 0, or -1 (logged). */
+int pg_run_cmd(pg_conn *c, const char *sql, const struct pg_params *p);
+/* Whether an UPDATE/DELETE/INSERT result touched any row. */
+int pg_changed_rows(PGresult *r);
 int pg_col_null(const PGresult *r, int row, int col);
 
 /* Idempotency inside a transaction: claims the key (insert if absent). OK
