@@ -353,6 +353,31 @@ out:
     return result;
 }
 
+int64_t recover_sweep_windows(struct app *app)
+{
+    const struct store_recover_ops *ops = app->store->recover;
+    if (!ops->mark_window_over)
+        return 0;
+    struct merchant_row *ms = NULL;
+    size_t n = 0;
+    if (app->store->ops->merchant_list(app->store, &ms, &n) != STORE_OK)
+        return -1;
+    int64_t now = clock_now_ms(app->clock), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rc_settings st;
+        int64_t marked = 0;
+        if (recover_settings_load(app, ms[i].merchant_id, &st) != STORE_OK ||
+            ops->mark_window_over(app->store, ms[i].merchant_id, now - st.dunning_days * 86400000LL, now, &marked) !=
+                STORE_OK) {
+            free(ms);
+            return -1;
+        }
+        total += marked;
+    }
+    free(ms);
+    return total;
+}
+
 int recover_plan_pending(struct app *app, int max)
 {
     const struct store_recover_ops *ops = app->store->recover;

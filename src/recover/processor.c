@@ -20,6 +20,7 @@
 /* The model is saved this often (and at stop); a crash loses at most this
  * much learning, which later outcomes make up for. */
 #define MODEL_SAVE_INTERVAL_S 30
+#define WINDOW_SWEEP_INTERVAL_MS (3600LL * 1000)
 
 struct recover_worker {
     pthread_t thread;
@@ -28,6 +29,7 @@ struct recover_worker {
     int stop;
     int kicked;
     time_t last_model_save;
+    int64_t last_window_sweep_ms;
 };
 
 int recover_process_pending(struct app *app, int max)
@@ -153,6 +155,13 @@ static void *worker_main(void *arg)
             n = -1;
         struct timespec mono;
         clock_gettime(CLOCK_MONOTONIC, &mono);
+        /* Once an hour of the app's clock (so a virtual clock's jumps count). */
+        int64_t now_ms = clock_now_ms(app->clock);
+        if (now_ms - w->last_window_sweep_ms >= WINDOW_SWEEP_INTERVAL_MS) {
+            if (recover_sweep_windows(app) > 0)
+                recover_plan_pending(app, BATCH);
+            w->last_window_sweep_ms = now_ms;
+        }
         if (mono.tv_sec - w->last_model_save >= MODEL_SAVE_INTERVAL_S) {
             recover_model_save(app);
             w->last_model_save = mono.tv_sec;

@@ -45,6 +45,11 @@ void recover_closed_decision(const struct rc_invoice *inv, int64_t now, struct r
 void recover_next_retry(struct rc_retry *r, const struct rc_invoice *inv, const struct rc_decision *d, int64_t now);
 void recover_learn_outcome(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
                            const struct rc_txn *earlier, size_t nearlier, const struct rc_txn *outcome);
+/* Marks for the planner the invoices whose dunning window is over and that
+ * have no retry planned (waiting for a card that never came, say), so
+ * that their dunning ends (exhausted, with End of Dunning) even when no
+ * event of theirs arrives. Returns how many, or -1. */
+int64_t recover_sweep_windows(struct app *app);
 /* Teaches the model a payment event that needs no planning: a first
  * attempt that succeeded. */
 void recover_learn_event(struct app *app, const struct rc_payment_event *ev);

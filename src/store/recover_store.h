@@ -348,6 +348,13 @@ struct store_recover_ops {
     /* ---- planning ---- */
     /* Up to max invoices marked as needing the planner, oldest mark first. */
     enum store_rc (*plan_pending)(store *s, int max, struct rc_invoice_ref **out, size_t *n);
+    /* Marks for the planner a merchant's invoices still in dunning that
+     * began at or before dunning_began_before and have no retry planned
+     * (they wait for a payment method, or were judged not worth a retry
+     * yet): the planner then ends those whose window is over. *marked
+     * counts them. */
+    enum store_rc (*mark_window_over)(store *s, const char *merchant_id, int64_t dunning_began_before, int64_t now,
+                                      int64_t *marked);
     /* Attempts on one payment method since a time, from every invoice of the
      * merchant and environment, oldest first (malloc'd; rc_txns_free). */
     enum store_rc (*card_txns)(store *s, const char *merchant_id, const char *env, const char *payment_method_id,

@@ -327,6 +327,28 @@ static void pm_update_moves_all_waiting_invoices(void **state)
     }
 }
 
+/* An invoice waiting for a card that never comes ends with its window,
+ * though no event of its own arrives: exhausted, with a history row. Last
+ * in the group: it moves the clock past every fixture's window. */
+static void window_ends_a_wait_without_events(void **state)
+{
+    (void)state;
+    send_event("st-lapse", "cus_lapse", "st-lapse", 0, "expired_card", "2024-03-05T10:00:00Z");
+    struct rc_want w = {"awaiting_payment_method", 1, 1, 1};
+    hres *r = rc_wait(&srv, keys.sandbox, "st-lapse", w);
+    RC_WAIT_OK(r, w);
+    hres_free(r);
+    /* 2024-03-10 + 30 days: past the window (2024-04-04T10:00) */
+    hres *a = rc_admin(&srv, "POST", "/admin/clock/advance", "{\"seconds\": 2592000}");
+    CHECK_STATUS(a, 200);
+    hres_free(a);
+    w = (struct rc_want){"exhausted", 1, 1, 2};
+    r = rc_wait(&srv, keys.sandbox, "st-lapse", w);
+    RC_WAIT_OK(r, w);
+    CHECK(r, strstr(js(history(r, 1), "reason"), "window") != NULL);
+    hres_free(r);
+}
+
 /* The admin view of an invoice is the merchant's view. */
 static void admin_invoice_view(void **state)
 {
@@ -364,6 +386,7 @@ int main(void)
         cmocka_unit_test(pm_updates_that_do_not_reopen),
         cmocka_unit_test(pm_update_moves_all_waiting_invoices),
         cmocka_unit_test(admin_invoice_view),
+        cmocka_unit_test(window_ends_a_wait_without_events),
     };
     return cmocka_run_group_tests_name("rc_state", tests, group_setup, group_teardown);
 }

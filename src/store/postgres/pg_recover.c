@@ -1091,7 +1091,7 @@ static enum store_rc apply_pm_update(pg_conn *c, const struct rc_pm_update *up)
     pp_text(&p, up->env);
     pp_text(&p, up->customer_id);
     PGresult *r = pg_run(c, "SELECT " INVOICE_READ_COLS " FROM rc_invoices WHERE merchant_id = $1 AND env = $2 AND "
-                            "customer_id = $3 AND state = 'awaiting_payment_method' ORDER BY invoice_id FOR UPDATE",
+                            "customer_id = $3 AND state IN ('awaiting_payment_method', 'pending') ORDER BY invoice_id FOR UPDATE",
                          &p);
     if (!r)
         return STORE_ERROR;
@@ -1112,6 +1112,11 @@ static enum store_rc apply_pm_update(pg_conn *c, const struct rc_pm_update *up)
             rc = save_invoice(c, &inv, 1);
             if (rc == STORE_OK)
                 rc = pg_rc_add_invoice_event(c, &inv, from_state, &t, up->received_at);
+        } else {
+            /* Still in dunning: a new card changes the best retry time
+             * (and ends a wait for one), so the planner looks again. */
+            inv.updated_at = rc_next_updated_at(&inv, up->received_at);
+            rc = save_invoice(c, &inv, 1);
         }
         free(inv.custom);
     }
@@ -1343,6 +1348,7 @@ const struct store_recover_ops pg_recover_ops = {
     .inbox_backlog = pg_inbox_backlog,
     .invoice_get = pg_invoice_get,
     .plan_pending = pg_plan_pending,
+    .mark_window_over = pg_mark_window_over,
     .card_txns = pg_card_txns,
     .pm_update_after = pg_pm_update_after,
     .plan_write = pg_plan_write,

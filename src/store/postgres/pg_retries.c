@@ -147,6 +147,40 @@ enum store_rc pg_plan_pending(store *s, int max, struct rc_invoice_ref **out, si
                     &p, sizeof **out, read_ref, (void **)out, n);
 }
 
+struct window_args {
+    const char *merchant_id;
+    int64_t before, now, marked;
+};
+
+static enum store_rc mark_window_fn(pg_conn *c, void *arg)
+{
+    struct window_args *a = arg;
+    struct pg_params p;
+    pp_init(&p);
+    pp_text(&p, a->merchant_id);
+    pp_i64(&p, a->before);
+    pp_i64(&p, a->now);
+    PGresult *r = pg_run(c, "UPDATE rc_invoices SET plan_needed = 1, plan_marked_at = $3 WHERE merchant_id = $1 "
+                            "AND state IN ('pending', 'awaiting_payment_method') AND dunning_started_at <= $2 "
+                            "AND next_retry_at = 0 AND plan_needed = 0",
+                         &p);
+    if (!r)
+        return STORE_ERROR;
+    a->marked = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return STORE_OK;
+}
+
+enum store_rc pg_mark_window_over(store *s, const char *merchant_id, int64_t dunning_began_before, int64_t now,
+                                  int64_t *marked)
+{
+    struct window_args a = {merchant_id, dunning_began_before, now, 0};
+    enum store_rc rc = pg_tx(S(s), mark_window_fn, &a);
+    if (marked)
+        *marked = rc == STORE_OK ? a.marked : 0;
+    return rc;
+}
+
 enum store_rc pg_card_txns(store *s, const char *merchant_id, const char *env, const char *payment_method_id,
                            int64_t since, struct rc_txn **out, size_t *n)
 {

@@ -586,9 +586,10 @@ static enum store_rc apply_pm_update_fn(sq_conn *c, void *arg)
     if (strcmp(status, "active") != 0)
         return STORE_OK;
 
-    /* Invoices of the customer that wait for a new payment method. */
+    /* Invoices of the customer in dunning: waiting for a new payment
+     * method, or for their next retry. */
     st = sq_stmt(c, "SELECT invoice_id FROM rc_invoices WHERE merchant_id = ?1 AND env = ?2 AND customer_id = ?3 "
-                    "AND state = 'awaiting_payment_method'");
+                    "AND state IN ('awaiting_payment_method', 'pending')");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, up->merchant_id);
@@ -630,6 +631,11 @@ static enum store_rc apply_pm_update_fn(sq_conn *c, void *arg)
             rc = save_invoice(c, &inv, 1);
             if (rc == STORE_OK)
                 rc = sq_rc_add_invoice_event(c, &inv, from_state, &t, up->received_at);
+        } else {
+            /* Still in dunning: a new card changes the best retry time
+             * (and ends a wait for one), so the planner looks again. */
+            inv.updated_at = rc_next_updated_at(&inv, up->received_at);
+            rc = save_invoice(c, &inv, 1);
         }
         invoice_free_fields(&inv);
     }
@@ -835,6 +841,7 @@ const struct store_recover_ops sqlite_recover_ops = {
     .inbox_backlog = sq_inbox_backlog,
     .invoice_get = sq_invoice_get,
     .plan_pending = sq_plan_pending,
+    .mark_window_over = sq_mark_window_over,
     .card_txns = sq_card_txns,
     .pm_update_after = sq_pm_update_after,
     .plan_write = sq_plan_write,

@@ -26,6 +26,8 @@ enum store_rc sq_rc_insert_txn(sq_conn *c, const struct rc_payment_event *ev, st
 
 /* Planning, execution, webhooks and the model: sqlite_retries.c. */
 enum store_rc sq_plan_pending(store *s, int max, struct rc_invoice_ref **out, size_t *n);
+enum store_rc sq_mark_window_over(store *s, const char *merchant_id, int64_t dunning_began_before, int64_t now,
+                                  int64_t *marked);
 enum store_rc sq_card_txns(store *s, const char *merchant_id, const char *env, const char *payment_method_id,
                            int64_t since, struct rc_txn **out, size_t *n);
 enum store_rc sq_pm_update_after(store *s, const char *merchant_id, const char *env, const char *customer_id,

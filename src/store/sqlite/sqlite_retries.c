@@ -182,6 +182,37 @@ enum store_rc sq_plan_pending(store *s, int max, struct rc_invoice_ref **out, si
     return read_all(s, &q, sizeof **out, read_ref, (void **)out, n);
 }
 
+struct window_args {
+    const char *merchant_id;
+    int64_t before, now, marked;
+};
+
+static enum store_rc mark_window_fn(sq_conn *c, void *arg)
+{
+    struct window_args *a = arg;
+    sqlite3_stmt *st = sq_stmt(c, "UPDATE rc_invoices SET plan_needed = 1, plan_marked_at = ?3 WHERE merchant_id = ?1 "
+                                  "AND state IN ('pending', 'awaiting_payment_method') AND dunning_started_at <= ?2 "
+                                  "AND next_retry_at = 0 AND plan_needed = 0");
+    if (!st)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->merchant_id);
+    sqlite3_bind_int64(st, 2, a->before);
+    sqlite3_bind_int64(st, 3, a->now);
+    enum store_rc rc = step_done(c, st, "rc_mark_window_over");
+    a->marked = rc == STORE_OK ? sqlite3_changes(c->db) : 0;
+    return rc;
+}
+
+enum store_rc sq_mark_window_over(store *s, const char *merchant_id, int64_t dunning_began_before, int64_t now,
+                                  int64_t *marked)
+{
+    struct window_args a = {merchant_id, dunning_began_before, now, 0};
+    enum store_rc rc = sq_write(S(s), mark_window_fn, &a);
+    if (marked)
+        *marked = a.marked;
+    return rc;
+}
+
 enum store_rc sq_card_txns(store *s, const char *merchant_id, const char *env, const char *payment_method_id,
                            int64_t since, struct rc_txn **out, size_t *n)
 {
