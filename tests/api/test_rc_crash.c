@@ -78,6 +78,10 @@ static void killed_after_the_last_acknowledgement(void **state)
     (void)state;
     server_start(&srv, RC_FIXTURE_CLOCK);
     rc_read_keys(&srv, &keys);
+    /* No retries of Recover's own: this test counts the merchant's events. */
+    hres *set = rc_admin(&srv, "PUT", "/admin/merchants/sandbox/recover", "{\"max_retries\": 0}");
+    CHECK_STATUS(set, 200);
+    hres_free(set);
     struct writer ws[WRITERS];
     pthread_t th[WRITERS];
     for (int i = 0; i < WRITERS; i++) {
@@ -102,22 +106,25 @@ static void killed_after_the_last_acknowledgement(void **state)
         for (int inv = 0; inv < INVOICES_PER_WRITER; inv++) {
             char id[48];
             invoice_id(id, sizeof id, w, inv);
-            /* Applied exactly once: every transaction, every failure. The
-             * state after them is the planner's (several failures on one
-             * card may end dunning), which this test is not about. */
-            struct rc_want want = {NULL, EVENTS_PER_INVOICE, EVENTS_PER_INVOICE, -1};
+            /* Applied exactly once: every transaction, once, in order. The
+             * invoice's state and counters are the planner's business (with
+             * no retries allowed it ends dunning after the first failure it
+             * sees, and a closed invoice records later transactions without
+             * counting them), which this test is not about. */
+            struct rc_want want = {NULL, EVENTS_PER_INVOICE, -1, -1};
             hres *r = rc_wait(&srv, keys.sandbox, id, want);
             RC_WAIT_OK(r, want);
-            /* Each transaction once, in order, the last one's amount due. */
+            /* Each transaction once, in order. */
             const cJSON *txns = jobj(r->json, "transactions");
+            int merchants = 0;
+            const cJSON *t;
+            cJSON_ArrayForEach(t, txns) merchants += strcmp(js(t, "origin"), "merchant") == 0;
+            CHECK(r, merchants == EVENTS_PER_INVOICE);
             for (int k = 0; k < EVENTS_PER_INVOICE; k++) {
                 char txn[64];
                 snprintf(txn, sizeof txn, "%s-t%d", id, k);
                 CHECK(r, strcmp(js(cJSON_GetArrayItem(txns, k), "transaction_id"), txn) == 0);
             }
-            char due[40];
-            snprintf(due, sizeof due, "\"amount_due\":%d.%02d", 10 + EVENTS_PER_INVOICE - 1, inv);
-            CHECK(r, body_has(r, due));
             CHECK(r, strcmp(js(r->json, "dunning_started_at"), "2024-03-01T10:00:00.000Z") == 0);
             hres_free(r);
         }
