@@ -116,6 +116,8 @@ struct outcome {
     int has_decision;
     struct rc_retry next; /* its planned attempt */
     int has_next;
+    const char *open_state; /* an open state to move to, or NULL */
+    char open_reason[256];
 };
 
 static void finish(struct attempt_ctx *cx, const struct rc_retry *r, const struct rc_settings *st,
@@ -151,6 +153,8 @@ static void finish(struct attempt_ctx *cx, const struct rc_retry *r, const struc
         .now = now,
         .decision = o->has_decision ? &o->decision : NULL,
         .next = o->has_next ? &o->next : NULL,
+        .open_state = o->open_state,
+        .open_reason = o->open_reason[0] ? o->open_reason : NULL,
     };
     int64_t t0 = mono_us();
     enum store_rc rc = failed ? STORE_ERROR : app->store->recover->attempt_write(app->store, &w);
@@ -388,6 +392,9 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
         if (!o.close_state && strcmp(d.action, RC_ACTION_RETRY) == 0) {
             recover_next_retry(&o.next, &after, &d, now);
             o.has_next = 1;
+        } else if (!o.close_state && strcmp(d.action, RC_ACTION_WAIT_PM) == 0) {
+            o.open_state = RC_STATE_AWAITING_PM;
+            str_copy(o.open_reason, sizeof o.open_reason, d.explanation);
         }
     }
     finish(cx, r, &st, &inv, txns, ntxns, &o);

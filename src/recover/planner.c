@@ -662,7 +662,7 @@ char *rc_plan_alts_json(const struct rc_decision *dcs)
     for (size_t i = 0; i < dcs->nalts && i < RC_PLAN_MAX_ALTS; i++) {
         const struct rc_plan_alt *a = &dcs->alts[i];
         char at[40];
-        fmt_utc(a->at, at, sizeof at);
+        time_format_ms(a->at, at, sizeof at); /* the API's form of every time */
         if (i)
             buf_putc(&b, ',');
         buf_puts(&b, "{\"at\":");

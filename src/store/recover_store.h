@@ -308,6 +308,11 @@ struct rc_attempt_write {
      * marked for the planner. */
     const struct rc_decision_row *decision;
     const struct rc_retry *next;
+    /* For an invoice that stays open: a state to move it to (awaiting_
+     * payment_method after a fix_data decline of Recover's own charge),
+     * with its history row; NULL keeps the state. */
+    const char *open_state;
+    const char *open_reason;
 };
 /* The lease is released. txn is stored with origin "recover", once per
  * transaction_id (a repeat after a crash, or the merchant's own report of

@@ -2453,9 +2453,46 @@ static void recover_attempt_with_next_decision(void **state)
     c = NULL;
     assert_int_equal(s->recover->retries_claim(s, 7000, "w2", 1000, 10, &c, &nc), STORE_OK);
     int found = 0;
-    for (size_t i = 0; i < nc; i++)
+    struct rc_retry *other = NULL;
+    for (size_t i = 0; i < nc; i++) {
         found += strcmp(c[i].attempt_id, next.attempt_id) == 0;
+        if (strcmp(c[i].invoice_id, next.invoice_id) != 0)
+            other = &c[i];
+    }
     assert_int_equal(found, 1);
+    /* Another invoice's attempt declined for want of a new card: it stays
+     * open and moves to awaiting_payment_method, with its history row. */
+    assert_non_null(other);
+    struct rc_txn expired = rc_charge("rc_next_2", 0);
+    memset(&d, 0, sizeof d);
+    str_copy(d.merchant_id, sizeof d.merchant_id, "m1");
+    str_copy(d.env, sizeof d.env, "sandbox");
+    str_copy(d.invoice_id, sizeof d.invoice_id, other->invoice_id);
+    d.decided_at = 7000;
+    str_copy(d.action, sizeof d.action, "wait_payment_method");
+    memset(&w, 0, sizeof w);
+    w.retry = other;
+    w.retry_state = "done";
+    w.txn = &expired;
+    w.now = 7000;
+    w.decision = &d;
+    w.open_state = "awaiting_payment_method";
+    w.open_reason = "expired_card (fix_data): waiting for a new card";
+    assert_int_equal(s->recover->attempt_write(s, &w), STORE_OK);
+    struct rc_txn *txns = NULL;
+    struct rc_invoice_event *events = NULL;
+    size_t ntxns = 0, nevents = 0;
+    assert_int_equal(s->recover->invoice_get(s, "m1", "sandbox", other->invoice_id, &inv, &txns, &ntxns, &events,
+                                             &nevents),
+                     STORE_OK);
+    assert_string_equal(inv.state, "awaiting_payment_method");
+    assert_int_equal(inv.plan_needed, 0);
+    assert_int_equal(inv.next_retry_at, 0);
+    assert_true(nevents >= 2);
+    assert_string_equal(events[nevents - 1].to_state, "awaiting_payment_method");
+    free(inv.custom);
+    rc_txns_free(txns, ntxns);
+    free(events);
     free(c);
 }
 

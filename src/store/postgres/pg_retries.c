@@ -648,6 +648,21 @@ static enum store_rc attempt_write_fn(pg_conn *c, void *arg)
     if (w->close_state && w->close_state[0] &&
         (rc = close_invoice(c, &inv, w->close_state, w->close_reason, w->now)) != STORE_OK)
         return rc;
+    /* An open invoice whose attempt showed it needs a new card waits for
+     * one, as the state machine has it for the merchant's own declines. */
+    if (w->open_state && w->open_state[0] && !inv.has_closed && strcmp(inv.state, w->open_state) != 0) {
+        struct rc_transition t;
+        memset(&t, 0, sizeof t);
+        t.changed = 1;
+        str_copy(t.to_state, sizeof t.to_state, w->open_state);
+        str_copy(t.reason, sizeof t.reason, w->open_reason ? w->open_reason : "");
+        char from_state[32];
+        str_copy(from_state, sizeof from_state, inv.state);
+        str_copy(inv.state, sizeof inv.state, t.to_state);
+        str_copy(inv.state_reason, sizeof inv.state_reason, t.reason);
+        if ((rc = pg_rc_add_invoice_event(c, &inv, from_state, &t, w->now)) != STORE_OK)
+            return rc;
+    }
     /* The next decision came with the outcome: stored now, so the invoice
      * needs no planning pass of its own. */
     if (w->decision && (rc = insert_decision(c, w->decision)) != STORE_OK)
