@@ -60,6 +60,9 @@ struct rc_executor {
     int stop;
     int kicked;
     char owner[64];
+    /* Read once at start: the listeners are freed at shutdown while
+     * workers may still be finishing an attempt. */
+    char own_gateway[256];
     struct app *app;
 };
 
@@ -67,6 +70,7 @@ struct attempt_ctx {
     struct app *app;
     http_conn *merchant;
     http_conn *psp;
+    const char *own_gateway; /* this node's payments URL, or "" */
 };
 
 static const struct rc_txn *first_failure(const struct rc_txn *txns, size_t n)
@@ -318,12 +322,7 @@ static void run_attempt(struct attempt_ctx *cx, const struct rc_retry *r)
     }
 
     char psp_url[RC_URL_MAX];
-    if (st.psp_url[0])
-        str_copy(psp_url, sizeof psp_url, st.psp_url);
-    else if (app_serves_gateway(app))
-        app_listener_url(app, "payments", psp_url, sizeof psp_url);
-    else
-        psp_url[0] = '\0';
+    str_copy(psp_url, sizeof psp_url, st.psp_url[0] ? st.psp_url : cx->own_gateway);
     char *key = st.psp_api_key[0] ? crypto_open_text(app->card_key, st.psp_api_key) : NULL;
     if (!psp_url[0] || !key) {
         free(key);
@@ -410,7 +409,7 @@ out:
 static void *worker_main(void *arg)
 {
     struct rc_executor *ex = arg;
-    struct attempt_ctx cx = {ex->app, http_conn_new(), http_conn_new()};
+    struct attempt_ctx cx = {ex->app, http_conn_new(), http_conn_new(), ex->own_gateway};
     for (;;) {
         pthread_mutex_lock(&ex->mu);
         while (!ex->stop && ex->qlen == 0)
@@ -502,6 +501,8 @@ int rc_executor_start(struct app *app)
     if (!ex)
         return -1;
     ex->app = app;
+    if (app_serves_gateway(app))
+        app_listener_url(app, "payments", ex->own_gateway, sizeof ex->own_gateway);
     ex->nworkers = (int)app->retry.workers;
     ex->qcap = (size_t)ex->nworkers * 2;
     ex->queue = calloc(ex->qcap, sizeof *ex->queue);
@@ -586,7 +587,10 @@ int rc_executor_run_due(struct app *app, int max)
     if (app->store->recover->retries_claim(app->store, now, "inline", app->retry.lease_s * 1000, max, &claimed,
                                            &got) != STORE_OK)
         return -1;
-    struct attempt_ctx cx = {app, http_conn_new(), http_conn_new()};
+    char own[256] = "";
+    if (app_serves_gateway(app))
+        app_listener_url(app, "payments", own, sizeof own);
+    struct attempt_ctx cx = {app, http_conn_new(), http_conn_new(), own};
     for (size_t i = 0; i < got && cx.merchant && cx.psp; i++)
         run_attempt(&cx, &claimed[i]);
     http_conn_free(cx.merchant);
