@@ -600,8 +600,10 @@ void app_stop(struct app *app)
     }
     /* Events acknowledged but not yet applied stay in the inbox, durable,
      * and are applied after the next start. */
+    /* Each kicks the other: both stop before either is freed. */
     rc_executor_stop(app);
     recover_worker_stop(app);
+    rc_executor_free(app);
     recover_model_close(app);
     /* Deliveries in flight are released and sent again after the next start. */
     webhook_dispatcher_stop(app);

@@ -561,15 +561,29 @@ void rc_executor_stop(struct app *app)
     if (!ex)
         return;
     pthread_mutex_lock(&ex->mu);
+    int stopped = ex->stop;
     ex->stop = 1;
+    pthread_mutex_unlock(&ex->mu);
+    if (stopped)
+        return;
+    pthread_mutex_lock(&ex->mu);
     pthread_cond_broadcast(&ex->work_cv);
     pthread_cond_broadcast(&ex->sched_cv);
     pthread_mutex_unlock(&ex->mu);
     pthread_join(ex->scheduler, NULL);
     for (int i = 0; i < ex->nworkers; i++)
         pthread_join(ex->workers[i], NULL);
+    ex->nworkers = 0;
     /* Claimed attempts still queued keep their lease until it runs out and
      * are then claimed again (here after a restart, or by another node). */
+}
+
+void rc_executor_free(struct app *app)
+{
+    struct rc_executor *ex = app->executor;
+    if (!ex)
+        return;
+    app->executor = NULL;
     pthread_mutex_destroy(&ex->mu);
     pthread_cond_destroy(&ex->work_cv);
     pthread_cond_destroy(&ex->sched_cv);

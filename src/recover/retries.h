@@ -81,7 +81,11 @@ int rc_retry_result_webhook(struct app *app, const struct rc_settings *s, const 
 int rc_executor_start(struct app *app);
 /* Wakes the scheduler: a retry was planned, or the clock moved. */
 void rc_executor_kick(struct app *app);
+/* Stops and joins the threads; the executor can still be kicked (to no
+ * effect) until rc_executor_free, so that the inbox worker, which kicks
+ * it, can be stopped after it without a race. */
 void rc_executor_stop(struct app *app);
+void rc_executor_free(struct app *app);
 /* Runs every due attempt once, synchronously (recoupctl and tests use the
  * threads; this serves benchmarks that measure the stages). */
 int rc_executor_run_due(struct app *app, int max);
