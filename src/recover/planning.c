@@ -303,9 +303,11 @@ static int plan_one(struct app *app, const struct rc_invoice_ref *ref)
     const struct rc_txn *failed = latest_failure(txns, ntxns);
     if (!rc_state_is_open(inv.state) || !failed) {
         recover_closed_decision(&inv, now, &d);
-    } else if (reported == 2) {
+    } else if (reported == 2 && now < inv.dunning_started_at + st.dunning_days * 86400000LL) {
         /* No second attempt while the platform's report of the first is
-         * due: it may have charged. */
+         * due: it may have charged. Once the window is over the planner
+         * ends dunning as for any invoice (a report arriving later is
+         * still recorded). */
         memset(&d, 0, sizeof d);
         str_copy(d.action, sizeof d.action, RC_ACTION_WAIT_REPORT);
         str_copy(d.reason, sizeof d.reason, failed->raw_response_message);

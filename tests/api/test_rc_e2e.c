@@ -782,6 +782,51 @@ static void platform_integration(void **state)
     free(paid);
 }
 
+/* The merchant's platform is asked to charge and never reports: nothing
+ * else is asked of it, and dunning ends with the window, exhausted, with
+ * End of Dunning. */
+static void platform_never_reports(void **state)
+{
+    (void)state;
+    char platform[160], extra[400];
+    fm_url(&fm, "/platform/retry", platform, sizeof platform);
+    snprintf(extra, sizeof extra, "\"integration\":\"platform\",\"platform_retry_url\":\"%s\",\"dunning_days\":10",
+             platform);
+    configure(extra);
+    char *pm = tokenise("4000000000009995");
+    char *pay = merchant_charge(pm, "error", "insufficient_funds");
+    forward("e2e-silent", "cus_silent", "e2e-silent-1", pay, pm, 0, "insufficient_funds");
+    cJSON *log = NULL;
+    hres *r = rc_get_invoice(&srv, keys.sandbox, "e2e-silent");
+    int asked = 0;
+    for (int step = 0; step < 20 && !asked; step++) {
+        r = step_to_next_retry("e2e-silent", r);
+        for (int i = 0; i < 40 && !asked; i++) {
+            cJSON_Delete(log);
+            log = fm_log(&fm);
+            asked = fm_count(log, "platform_retry", "e2e-silent") > 0;
+            if (!asked)
+                usleep(50000);
+        }
+    }
+    hres_free(r);
+    cJSON_Delete(log);
+    assert_true(asked);
+    for (int day = 0; day < 12; day++)
+        advance(86400);
+    r = wait_state("e2e-silent", "exhausted");
+    WANT_STATE(r, "exhausted");
+    CHECK(r, jnum(r->json, "recover_attempts") == 1);
+    hres_free(r);
+    log = wait_delivered("end_of_dunning", "e2e-silent", 1);
+    LOG_CHECK(log, fm_count(log, "platform_retry", "e2e-silent") == 1);
+    check_signed(log);
+    cJSON_Delete(log);
+    assert_int_equal(gateway_payments(pm).total, 1);
+    free(pm);
+    free(pay);
+}
+
 /* A card that always declines, a two-day window and two retries at most:
  * dunning ends exhausted and unrecovered, with no charge beyond the
  * attempts Recover reports. */
@@ -923,6 +968,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_card_waits_for_update, setup, teardown),
         cmocka_unit_test_setup_teardown(merchant_collects_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(platform_integration, setup, teardown),
+        cmocka_unit_test_setup_teardown(platform_never_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(window_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_in_the_middle_of_an_attempt, setup, teardown),
     };
