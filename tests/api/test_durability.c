@@ -25,6 +25,8 @@ struct writer {
     atomic_int *acked_total;
     int n;
     struct acked *done;
+    long stopped_by; /* the HTTP status that stopped this writer early (0: none came) */
+    char stopped_body[200];
 };
 
 static void *writer_main(void *arg)
@@ -44,6 +46,10 @@ static void *writer_main(void *arg)
         int ok = r->status == 201 && is_payment_id(jstr(r->json, "payment_id"));
         if (ok)
             snprintf(a->payment_id, sizeof a->payment_id, "%s", jstr(r->json, "payment_id"));
+        if (!ok) {
+            w->stopped_by = r->status;
+            snprintf(w->stopped_body, sizeof w->stopped_body, "%s", r->body ? r->body : "");
+        }
         hres_free(r);
         if (!ok)
             break;
@@ -56,6 +62,10 @@ static void *writer_main(void *arg)
         ok = r->status == 201 && is_refund_id(jstr(r->json, "refund_id"));
         if (ok)
             snprintf(a->refund_id, sizeof a->refund_id, "%s", jstr(r->json, "refund_id"));
+        if (!ok) {
+            w->stopped_by = r->status;
+            snprintf(w->stopped_body, sizeof w->stopped_body, "refund: %s", r->body ? r->body : "");
+        }
         hres_free(r);
         if (!ok)
             break;
@@ -161,6 +171,12 @@ static void kill_right_after_the_last_201(void **state)
     R_STATUS(first, 201);
 
     struct writer *ws = write_then_kill(&s, PER_WRITER, 0);
+    /* Every write of this case is answered before the kill: a writer that
+     * stopped early says what stopped it. */
+    for (int i = 0; i < WRITERS; i++)
+        if (ws[i].n != PER_WRITER || ws[i].stopped_by)
+            fail_msg("writer %d stopped after %d payments: status %ld, %s", i, ws[i].n, ws[i].stopped_by,
+                     ws[i].stopped_body);
     server_restart(&s, NULL);
     ready_after_restart(&s);
     int payments = verify_all(&s, ws);
