@@ -63,16 +63,7 @@ static const char *usage_text =
     "                                 recoup's planner against fixed schedules and an oracle\n";
 
 /* A path segment from the command line, percent-encoded. */
-static void put_segment(buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-            *p == '_' || *p == '.' || *p == '~')
-            buf_putc(b, (char)*p);
-        else
-            buf_printf(b, "%%%02X", *p);
-    }
-}
+static void put_segment(buf *b, const char *s) { buf_put_url_escaped(b, s, NULL); }
 
 /* Builds a path from a pattern where each %s is replaced by the next
  * argument, percent-encoded. */

@@ -28,6 +28,10 @@ void buf_put_i64(buf *b, int64_t v);
  * characters and, so that every byte on the wire is ASCII, non-ASCII UTF-8
  * as \uXXXX (surrogate pairs above the BMP). */
 void buf_put_json_string(buf *b, const char *s);
+/* Appends s percent-encoded for a URL path segment or query value: every
+ * byte but the unreserved ones (letters, digits, "-._~") and those in
+ * also_safe (may be NULL) as %XX. */
+void buf_put_url_escaped(buf *b, const char *s, const char *also_safe);
 /* Hands the contents to the caller (who frees them) and resets b. */
 char *buf_steal(buf *b, size_t *len);
 const char *buf_cstr(buf *b);

@@ -245,3 +245,12 @@ const char *money_err_message(enum money_err e)
     }
     return "invalid amount";
 }
+
+double money_major(int64_t minor, const char *currency)
+{
+    int e = currency_exponent(currency);
+    double scale = 1;
+    for (int i = 0; i < (e < 0 ? 2 : e); i++)
+        scale *= 10;
+    return (double)minor / scale;
+}

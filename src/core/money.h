@@ -29,6 +29,12 @@ enum money_err money_parse_decimal(const char *s, int exponent, int64_t *minor);
  * unless it wrote more than 17 significant digits. */
 enum money_err money_parse_json(const struct cJSON *v, int exponent, int64_t *minor);
 
+/* Minor units as a number of major units (12.5 for 1250 USD cents), for
+ * JSON numbers that a reader parses as a binary float anyway (webhook
+ * bodies re-serialised by merchants' verifiers); an unknown currency
+ * counts two decimals. */
+double money_major(int64_t minor, const char *currency);
+
 /* Writes minor units as decimal text with exactly `exponent` decimals
  * ("50.00", "5000", "1.234"). out needs 32 bytes. */
 void money_format(int64_t minor, int exponent, char *out, size_t outsz);

@@ -133,13 +133,7 @@ static int append_query(void *ctx, const char *key, const char *value)
     buf_puts(l->b, key);
     buf_putc(l->b, '=');
     /* Values are re-escaped: they came decoded from the query string. */
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-            *p == '_' || *p == '.' || *p == '~' || *p == ':')
-            buf_putc(l->b, (char)*p);
-        else
-            buf_printf(l->b, "%%%02X", *p);
-    }
+    buf_put_url_escaped(l->b, value, ":");
     return 0;
 }
 

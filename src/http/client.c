@@ -29,6 +29,23 @@ static void setup(CURL *c, const char *method, const char *url, struct curl_slis
     }
 }
 
+void http_url_join(char *out, size_t outsz, const char *base, const char *path, const char *segment)
+{
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    buf b;
+    buf_init(&b);
+    buf_append(&b, base, bl);
+    buf_puts(&b, path);
+    if (segment) {
+        buf_putc(&b, '/');
+        buf_put_url_escaped(&b, segment, NULL);
+    }
+    str_copy(out, outsz, b.oom ? "" : buf_cstr(&b));
+    buf_free(&b);
+}
+
 struct http_conn {
     CURL *curl;
 };

@@ -20,6 +20,11 @@ int http_client_request(const char *method, const char *url, const char *const *
                         long timeout_ms, struct http_client_response *out);
 void http_client_response_free(struct http_client_response *r);
 
+/* base (its trailing slashes dropped) + path + "/" + segment
+ * percent-encoded (segment may be NULL: none), into out (truncated to
+ * outsz). For endpoints a merchant configures as a base URL. */
+void http_url_join(char *out, size_t outsz, const char *base, const char *path, const char *segment);
+
 /* One thread's reusable client: connections stay open between calls to the
  * same host (keep-alive), which matters when a worker calls the same
  * merchant and PSP thousands of times. Not shared between threads. */

@@ -22,15 +22,6 @@ static int64_t retry_for_ms(struct app *app)
     return s * 1000;
 }
 
-static cJSON *major_units(int64_t minor, const char *currency)
-{
-    int exp = currency_exponent(currency);
-    double scale = 1;
-    for (int i = 0; i < exp; i++)
-        scale *= 10;
-    return cJSON_CreateNumber((double)minor / scale);
-}
-
 static cJSON *timestamp(int64_t now)
 {
     char t[40];
@@ -83,8 +74,8 @@ int rc_retry_result_webhook(struct app *app, const struct rc_settings *s, const 
     cJSON_AddStringToObject(t, "merchant_payment_method_id", charge->payment_method_id);
     cJSON_AddBoolToObject(t, "success", charge->success);
     cJSON_AddItemToArray(arr, t);
-    cJSON_AddItemToObject(b, "original_amount", major_units(inv->amount_due, inv->currency));
-    cJSON_AddItemToObject(b, "amount_collected", major_units(charge->success ? charge->amount : 0, charge->currency));
+    cJSON_AddItemToObject(b, "original_amount", cJSON_CreateNumber(money_major(inv->amount_due, inv->currency)));
+    cJSON_AddItemToObject(b, "amount_collected", cJSON_CreateNumber(money_major(charge->success ? charge->amount : 0, charge->currency)));
     cJSON_AddStringToObject(b, "currency", charge->currency[0] ? charge->currency : inv->currency);
     cJSON_AddBoolToObject(b, "success", charge->success);
     cJSON_AddBoolToObject(b, "dunning_complete", dunning_complete);

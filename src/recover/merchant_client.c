@@ -83,25 +83,6 @@ static int add_auth(struct app *app, const struct rc_settings *s, const char *bo
     return 0;
 }
 
-static void join_url(char *out, size_t outsz, const char *base, const char *mid, const char *id)
-{
-    size_t bl = strlen(base);
-    while (bl > 0 && base[bl - 1] == '/')
-        bl--;
-    /* Invoice ids are the merchant's: escape them for a path segment. */
-    char esc[RC_ID_MAX * 3 + 1];
-    size_t e = 0;
-    for (const unsigned char *p = (const unsigned char *)id; *p && e + 4 < sizeof esc; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-            *p == '_' || *p == '.' || *p == '~')
-            esc[e++] = (char)*p;
-        else
-            e += (size_t)snprintf(esc + e, sizeof esc - e, "%%%02X", *p);
-    }
-    esc[e] = '\0';
-    snprintf(out, outsz, "%.*s%s/%s", (int)bl, base, mid, esc);
-}
-
 static void answer_later(struct rc_retry_status_answer *out, enum rc_retry_status st, const char *why)
 {
     out->status = st;
@@ -117,7 +98,7 @@ void rc_retry_status_call(struct app *app, http_conn *conn, const struct rc_sett
         return;
     }
     char url[RC_URL_MAX + RC_ID_MAX * 3 + 16];
-    join_url(url, sizeof url, s->retry_status_url, "/retry", inv->invoice_id);
+    http_url_join(url, sizeof url, s->retry_status_url, "/retry", inv->invoice_id);
     cJSON *b = cJSON_CreateObject();
     cJSON *custom = inv->custom ? cJSON_Parse(inv->custom) : NULL;
     cJSON_AddItemToObject(b, "custom", custom ? custom : cJSON_CreateObject());
@@ -198,17 +179,13 @@ int rc_platform_retry_request(struct app *app, http_conn *conn, const struct rc_
                               const char *payment_method_id, char *err, size_t errsz)
 {
     char url[RC_URL_MAX + RC_ID_MAX * 3 + 16];
-    join_url(url, sizeof url, s->platform_retry_url, "", inv->invoice_id);
-    int exp = currency_exponent(inv->currency);
-    double scale = 1;
-    for (int i = 0; i < exp; i++)
-        scale *= 10;
+    http_url_join(url, sizeof url, s->platform_retry_url, "", inv->invoice_id);
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "butter_id", attempt->attempt_id);
     cJSON_AddStringToObject(b, "invoice_id", inv->invoice_id);
     cJSON_AddStringToObject(b, "customer_id", inv->customer_id);
     cJSON_AddStringToObject(b, "subscription_id", inv->subscription_id);
-    cJSON_AddNumberToObject(b, "amount", (double)amount / scale);
+    cJSON_AddNumberToObject(b, "amount", money_major(amount, inv->currency));
     cJSON_AddStringToObject(b, "currency", inv->currency);
     cJSON_AddStringToObject(b, "payment_method_id", payment_method_id);
     cJSON *custom = inv->custom ? cJSON_Parse(inv->custom) : NULL;

@@ -35,10 +35,7 @@ static int recoup_charge(http_conn *conn, const struct rc_psp_charge *c, struct 
         return -1;
     }
     char url[RC_URL_MAX + 32], auth[600], idem[128];
-    size_t bl = strlen(c->base_url);
-    while (bl > 0 && c->base_url[bl - 1] == '/')
-        bl--;
-    snprintf(url, sizeof url, "%.*s/api/payments", (int)bl, c->base_url);
+    http_url_join(url, sizeof url, c->base_url, "/api/payments", NULL);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->api_key);
     snprintf(idem, sizeof idem, "Idempotency-Key: %s", c->idempotency_key);
     const char *headers[] = {"Content-Type: application/json", auth, idem, NULL};
