@@ -41,18 +41,22 @@ static int is_new_since(const struct rc_txn *t, int64_t since) { return t->psp_c
  * what was known before it. An outcome reported late, with a time before the
  * previous decision, is not learned: rare, and learning it twice would be
  * worse than once too few. */
-static void learn_invoice(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
-                          const struct rc_txn *txns, size_t n, int64_t since)
+void recover_learn_outcome(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                           const struct rc_txn *earlier, size_t nearlier, const struct rc_txn *outcome)
 {
     if (!app->model)
         return;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_new_since(&txns[i], since))
-            continue;
-        struct rc_model_features f;
-        rc_model_features_for(&f, txns, i, &txns[i], "", st->timezone, txns[i].psp_created_at);
-        rc_model_learn(app->model, inv->merchant_id, &f, txns[i].success);
-    }
+    struct rc_model_features f;
+    rc_model_features_for(&f, earlier, nearlier, outcome, "", st->timezone, outcome->psp_created_at);
+    rc_model_learn(app->model, inv->merchant_id, &f, outcome->success);
+}
+
+static void learn_invoice(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
+                          const struct rc_txn *txns, size_t n, int64_t since)
+{
+    for (size_t i = 0; i < n; i++)
+        if (is_new_since(&txns[i], since))
+            recover_learn_outcome(app, st, inv, txns, i, &txns[i]);
 }
 
 void recover_learn_event(struct app *app, const struct rc_payment_event *ev)
@@ -184,16 +188,6 @@ void recover_next_retry(struct rc_retry *r, const struct rc_invoice *inv, const 
     str_copy(r->state, sizeof r->state, "planned");
     str_copy(r->payment_method_id, sizeof r->payment_method_id, d->payment_method_id);
     r->created_at = r->updated_at = now;
-}
-
-void recover_learn_outcome(struct app *app, const struct rc_settings *st, const struct rc_invoice *inv,
-                           const struct rc_txn *earlier, size_t nearlier, const struct rc_txn *outcome)
-{
-    if (!app->model)
-        return;
-    struct rc_model_features f;
-    rc_model_features_for(&f, earlier, nearlier, outcome, "", st->timezone, outcome->psp_created_at);
-    rc_model_learn(app->model, inv->merchant_id, &f, outcome->success);
 }
 
 /* The platform integration: the merchant's platform charged on Recover's

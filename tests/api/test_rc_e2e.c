@@ -716,6 +716,28 @@ static void merchant_collects_itself(void **state)
 
 /* A subscription platform charges on Recover's signed request and reports
  * the outcome back as a recover_retry transaction. */
+/* Moves the clock from planned retry to planned retry until the merchant's
+ * platform has been asked to charge the invoice; returns the merchant's log
+ * then (the caller deletes it), with the request in it unless it never came. */
+static cJSON *wait_platform_request(const char *invoice)
+{
+    cJSON *log = NULL;
+    hres *r = rc_get_invoice(&srv, keys.sandbox, invoice);
+    int asked = 0;
+    for (int step = 0; step < 20 && !asked; step++) {
+        r = step_to_next_retry(invoice, r);
+        for (int i = 0; i < 40 && !asked; i++) {
+            cJSON_Delete(log);
+            log = fm_log(&fm);
+            asked = fm_count(log, "platform_retry", invoice) > 0;
+            if (!asked)
+                usleep(50000);
+        }
+    }
+    hres_free(r);
+    return log;
+}
+
 static void platform_integration(void **state)
 {
     (void)state;
@@ -726,20 +748,7 @@ static void platform_integration(void **state)
     char *pm = tokenise("4000000000009995");
     char *pay = merchant_charge(pm, "error", "insufficient_funds");
     forward("e2e-plat", "cus_plat", "e2e-plat-1", pay, pm, 0, "insufficient_funds");
-    cJSON *log = NULL;
-    hres *r = rc_get_invoice(&srv, keys.sandbox, "e2e-plat");
-    int asked = 0;
-    for (int step = 0; step < 20 && !asked; step++) {
-        r = step_to_next_retry("e2e-plat", r);
-        for (int i = 0; i < 40 && !asked; i++) {
-            cJSON_Delete(log);
-            log = fm_log(&fm);
-            asked = fm_count(log, "platform_retry", "e2e-plat") > 0;
-            if (!asked)
-                usleep(50000);
-        }
-    }
-    hres_free(r);
+    cJSON *log = wait_platform_request("e2e-plat");
     LOG_CHECK(log, fm_count(log, "platform_retry", "e2e-plat") == 1);
     check_signed(log);
     const cJSON *req = entry_body(fm_nth(log, "platform_retry", "e2e-plat", 0));
@@ -765,7 +774,7 @@ static void platform_integration(void **state)
     rc_set(p, "transactions[0].recover_retry", "true");
     rc_send_free(&srv, keys.sandbox, p);
     wait_applied("e2e-plat", "e2e-plat-2");
-    r = wait_state("e2e-plat", "recovered");
+    hres *r = wait_state("e2e-plat", "recovered");
     WANT_STATE(r, "recovered");
     CHECK(r, count_origin(r, "recover") == 1);
     hres_free(r);
@@ -796,25 +805,13 @@ static void platform_never_reports(void **state)
     char *pm = tokenise("4000000000009995");
     char *pay = merchant_charge(pm, "error", "insufficient_funds");
     forward("e2e-silent", "cus_silent", "e2e-silent-1", pay, pm, 0, "insufficient_funds");
-    cJSON *log = NULL;
-    hres *r = rc_get_invoice(&srv, keys.sandbox, "e2e-silent");
-    int asked = 0;
-    for (int step = 0; step < 20 && !asked; step++) {
-        r = step_to_next_retry("e2e-silent", r);
-        for (int i = 0; i < 40 && !asked; i++) {
-            cJSON_Delete(log);
-            log = fm_log(&fm);
-            asked = fm_count(log, "platform_retry", "e2e-silent") > 0;
-            if (!asked)
-                usleep(50000);
-        }
-    }
-    hres_free(r);
+    cJSON *log = wait_platform_request("e2e-silent");
+    int asked = fm_count(log, "platform_retry", "e2e-silent") > 0;
     cJSON_Delete(log);
     assert_true(asked);
     for (int day = 0; day < 12; day++)
         advance(86400);
-    r = wait_state("e2e-silent", "exhausted");
+    hres *r = wait_state("e2e-silent", "exhausted");
     WANT_STATE(r, "exhausted");
     CHECK(r, jnum(r->json, "recover_attempts") == 1);
     hres_free(r);
