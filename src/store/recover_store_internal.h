@@ -3,6 +3,9 @@
 #ifndef RECOUP_STORE_RECOVER_STORE_INTERNAL_H
 #define RECOUP_STORE_RECOVER_STORE_INTERNAL_H
 
+#include <string.h>
+
+#include "core/buf.h"
 #include "store/store.h"
 
 /* The planner's optimistic check compares updated_at: two changes in one
@@ -27,6 +30,20 @@ static inline int rc_event_needs_plan(const struct rc_invoice *inv, const struct
         if (ev->txns[i].is_new)
             return 1;
     return 0;
+}
+
+/* Moves the invoice (as loaded) to state, filling the transition its
+ * history row records and the state it came from. */
+static inline void rc_invoice_move(struct rc_invoice *inv, const char *state, const char *reason,
+                                   struct rc_transition *t, char from_state[32])
+{
+    memset(t, 0, sizeof *t);
+    t->changed = 1;
+    str_copy(t->to_state, sizeof t->to_state, state);
+    str_copy(t->reason, sizeof t->reason, reason ? reason : "");
+    str_copy(from_state, 32, inv->state);
+    str_copy(inv->state, sizeof inv->state, state);
+    str_copy(inv->state_reason, sizeof inv->state_reason, t->reason);
 }
 
 #endif

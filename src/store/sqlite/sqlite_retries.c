@@ -387,20 +387,18 @@ static enum store_rc insert_webhooks(sq_conn *c, const struct rc_invoice *inv, c
 }
 
 /* Moves the invoice (as loaded) to a closed state, with its history row. */
-static enum store_rc close_invoice(sq_conn *c, struct rc_invoice *inv, const char *state, const char *reason,
-                                   int64_t now)
+/* Moves the invoice (as loaded) to a state, with its history row; a closing
+ * move stamps closed_at. */
+static enum store_rc move_invoice(sq_conn *c, struct rc_invoice *inv, const char *state, const char *reason, int closes,
+                                  int64_t now)
 {
     struct rc_transition t;
-    memset(&t, 0, sizeof t);
-    t.changed = 1;
-    str_copy(t.to_state, sizeof t.to_state, state);
-    str_copy(t.reason, sizeof t.reason, reason ? reason : "");
     char from_state[32];
-    str_copy(from_state, sizeof from_state, inv->state);
-    str_copy(inv->state, sizeof inv->state, state);
-    str_copy(inv->state_reason, sizeof inv->state_reason, t.reason);
-    inv->has_closed = 1;
-    inv->closed_at = now;
+    rc_invoice_move(inv, state, reason, &t, from_state);
+    if (closes) {
+        inv->has_closed = 1;
+        inv->closed_at = now;
+    }
     return sq_rc_add_invoice_event(c, inv, from_state, &t, now);
 }
 
@@ -511,7 +509,7 @@ static enum store_rc plan_write_fn(sq_conn *c, void *arg)
         return rc;
     inv.next_retry_at = retry ? w->retry.due_at : 0;
     if (w->close_state && w->close_state[0] &&
-        (rc = close_invoice(c, &inv, w->close_state, w->close_reason, w->now)) != STORE_OK)
+        (rc = move_invoice(c, &inv, w->close_state, w->close_reason, 1, w->now)) != STORE_OK)
         return rc;
     inv.updated_at = rc_next_updated_at(&inv, w->now);
     if ((rc = update_invoice(c, &inv, 0, w->now)) != STORE_OK)
@@ -700,23 +698,13 @@ static enum store_rc attempt_write_fn(sq_conn *c, void *arg)
         inv.recover_attempts++;
     inv.next_retry_at = planned ? w->new_due_at : 0;
     if (w->close_state && w->close_state[0] &&
-        (rc = close_invoice(c, &inv, w->close_state, w->close_reason, w->now)) != STORE_OK)
+        (rc = move_invoice(c, &inv, w->close_state, w->close_reason, 1, w->now)) != STORE_OK)
         return rc;
     /* An open invoice whose attempt showed it needs a new card waits for
      * one, as the state machine has it for the merchant's own declines. */
-    if (w->open_state && w->open_state[0] && !inv.has_closed && strcmp(inv.state, w->open_state) != 0) {
-        struct rc_transition t;
-        memset(&t, 0, sizeof t);
-        t.changed = 1;
-        str_copy(t.to_state, sizeof t.to_state, w->open_state);
-        str_copy(t.reason, sizeof t.reason, w->open_reason ? w->open_reason : "");
-        char from_state[32];
-        str_copy(from_state, sizeof from_state, inv.state);
-        str_copy(inv.state, sizeof inv.state, t.to_state);
-        str_copy(inv.state_reason, sizeof inv.state_reason, t.reason);
-        if ((rc = sq_rc_add_invoice_event(c, &inv, from_state, &t, w->now)) != STORE_OK)
-            return rc;
-    }
+    if (w->open_state && w->open_state[0] && !inv.has_closed && strcmp(inv.state, w->open_state) != 0 &&
+        (rc = move_invoice(c, &inv, w->open_state, w->open_reason, 0, w->now)) != STORE_OK)
+        return rc;
     /* The next decision came with the outcome: stored now, so the invoice
      * needs no planning pass of its own. */
     if (w->decision && (rc = insert_decision(c, w->decision)) != STORE_OK)
