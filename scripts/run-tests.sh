@@ -28,5 +28,10 @@ if [ "$rc" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then
     failed=${crashed:-1}
     [ "$failed" -eq 0 ] && failed=1
 fi
+# What failed and why, again, right above the count: a summary that keeps
+# only the end of this output still shows it.
+if [ "$rc" -ne 0 ] && command -v python3 >/dev/null 2>&1; then
+    python3 "$here/test-failure-digest.py" "$builddir/meson-logs/testlog.json"
+fi
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit $rc
