@@ -423,7 +423,10 @@ int has_error_field(const cJSON *body, const char *field)
 
 const char *future_year(void)
 {
-    static char y[16];
+    /* Per thread: writer threads build request bodies with it at once, and
+     * snprintf empties its buffer before filling it, so a shared buffer
+     * could be read as "" by another thread. */
+    static _Thread_local char y[16];
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
