@@ -403,6 +403,12 @@ struct store_recover_ops {
      * STORE_STATE unless w->lease_owner still holds it; NOT_FOUND for an
      * unknown (merchant_id, webhook_id). */
     enum store_rc (*webhook_result)(store *s, const struct rc_webhook *w);
+    /* webhook_result for n deliveries in one transaction: one durable write
+     * for many results. rcs[i] is w[i]'s answer (OK, STATE, NOT_FOUND), as
+     * webhook_result would give it; a delivery refused that way changes
+     * nothing and does not stop the others. Any other return than STORE_OK
+     * means that none was recorded (rcs then undefined). */
+    enum store_rc (*webhook_results)(store *s, const struct rc_webhook *const *w, size_t n, enum store_rc *rcs);
     /* A merchant's deliveries (both environments), newest first (by
      * created_at); state and invoice_id filter when not NULL; at most limit
      * (none when limit <= 0). Bodies malloc'd: rc_webhooks_free. */

@@ -2773,6 +2773,125 @@ static void recover_webhook_outbox(void **state)
     rc_webhooks_free(c1, n1);
 }
 
+/* Several results in one write: each lands as webhook_result would land
+ * it, and one refused result neither stops nor undoes the others. */
+static void recover_webhook_results_batch(void **state)
+{
+    store *s = ((struct fixture *)*state)->s;
+    static const struct rc_case cases[] = {
+        {.customer = "c1", .invoice = "inv_a", .txn = "t1", .outcome = "insufficient_funds", .amount = 100},
+    };
+    rc_feed(s, cases, 0, 1, 1, 10);
+    struct rc_webhook h[4] = {rc_hook("c0000000000000000000000000000000", "retry_result", "inv_a", 100),
+                              rc_hook("c1000000000000000000000000000000", "retry_result", "inv_a", 100),
+                              rc_hook("c2000000000000000000000000000000", "retry_result", "inv_a", 100),
+                              rc_hook("c3000000000000000000000000000000", "end_of_dunning", "inv_a", 100)};
+    struct rc_invoice inv = rc_invoice_read(s, "inv_a");
+    struct rc_plan_write w = rc_plan("inv_a", "wait_payment_method", inv.updated_at, 400);
+    w.webhooks = h;
+    w.nwebhooks = 4;
+    assert_int_equal(s->recover->plan_write(s, &w), STORE_OK);
+    struct rc_webhook *c = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->webhooks_claim(s, 1000, "d1", 500, 10, &c, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    struct rc_webhook r[5];
+    for (size_t i = 0; i < 4; i++) {
+        /* claims come in due order, and all four are due at once */
+        int k = (int)(c[i].webhook_id[1] - '0');
+        r[k] = c[i];
+        r[k].body = NULL;
+    }
+    rc_webhooks_free(c, n);
+    str_copy(r[0].state, sizeof r[0].state, "delivered");
+    r[0].attempts = 1;
+    r[0].last_status = 200;
+    r[0].delivered_at = 1100;
+    r[0].next_attempt_at = 1100;
+    /* not accepted: pending again, due in 12 hours */
+    r[1].attempts = 1;
+    r[1].last_status = 503;
+    str_copy(r[1].last_error, sizeof r[1].last_error, "HTTP 503");
+    r[1].next_attempt_at = 1100 + 43200000;
+    /* given up */
+    str_copy(r[2].state, sizeof r[2].state, "failed");
+    r[2].attempts = 1;
+    str_copy(r[2].last_error, sizeof r[2].last_error, "Connection refused");
+    r[2].next_attempt_at = 1100;
+    /* reported by a dispatcher that does not hold the lease */
+    str_copy(r[3].state, sizeof r[3].state, "delivered");
+    r[3].attempts = 1;
+    r[3].last_status = 200;
+    str_copy(r[3].lease_owner, sizeof r[3].lease_owner, "d2");
+    /* a delivery that does not exist */
+    r[4] = r[0];
+    str_copy(r[4].webhook_id, sizeof r[4].webhook_id, "ffffffffffffffffffffffffffffffff");
+    const struct rc_webhook *rows[5] = {&r[3], &r[0], &r[4], &r[1], &r[2]};
+    enum store_rc rcs[5] = {STORE_ERROR, STORE_ERROR, STORE_ERROR, STORE_ERROR, STORE_ERROR};
+    assert_int_equal(s->recover->webhook_results(s, rows, 5, rcs), STORE_OK);
+    assert_int_equal(rcs[0], STORE_STATE);
+    assert_int_equal(rcs[1], STORE_OK);
+    assert_int_equal(rcs[2], STORE_NOT_FOUND);
+    assert_int_equal(rcs[3], STORE_OK);
+    assert_int_equal(rcs[4], STORE_OK);
+
+    struct rc_webhook one;
+    assert_int_equal(s->recover->webhook_get(s, "m1", r[0].webhook_id, &one), STORE_OK);
+    assert_string_equal(one.state, "delivered");
+    assert_int_equal(one.attempts, 1);
+    assert_int_equal(one.last_status, 200);
+    assert_int_equal(one.delivered_at, 1100);
+    assert_string_equal(one.lease_owner, "");
+    free(one.body);
+    assert_int_equal(s->recover->webhook_get(s, "m1", r[1].webhook_id, &one), STORE_OK);
+    assert_string_equal(one.state, "pending");
+    assert_int_equal(one.attempts, 1);
+    assert_int_equal(one.last_status, 503);
+    assert_string_equal(one.last_error, "HTTP 503");
+    assert_int_equal(one.next_attempt_at, 1100 + 43200000);
+    assert_string_equal(one.lease_owner, "");
+    free(one.body);
+    assert_int_equal(s->recover->webhook_get(s, "m1", r[2].webhook_id, &one), STORE_OK);
+    assert_string_equal(one.state, "failed");
+    assert_int_equal(one.attempts, 1);
+    assert_string_equal(one.last_error, "Connection refused");
+    assert_string_equal(one.lease_owner, "");
+    free(one.body);
+    /* The refused one is untouched: still pending under d1's lease. */
+    assert_int_equal(s->recover->webhook_get(s, "m1", r[3].webhook_id, &one), STORE_OK);
+    assert_string_equal(one.state, "pending");
+    assert_int_equal(one.attempts, 0);
+    assert_string_equal(one.lease_owner, "d1");
+    assert_int_equal(one.next_attempt_at, 1500);
+    free(one.body);
+
+    /* Leases released: the same batch again is refused throughout, except
+     * for the one d1 still holds, which d1 can now record. */
+    str_copy(r[3].lease_owner, sizeof r[3].lease_owner, "d1");
+    for (size_t i = 0; i < 5; i++)
+        rcs[i] = STORE_ERROR;
+    assert_int_equal(s->recover->webhook_results(s, rows, 5, rcs), STORE_OK);
+    assert_int_equal(rcs[0], STORE_OK);
+    assert_int_equal(rcs[1], STORE_STATE);
+    assert_int_equal(rcs[2], STORE_NOT_FOUND);
+    assert_int_equal(rcs[3], STORE_STATE);
+    assert_int_equal(rcs[4], STORE_STATE);
+    assert_int_equal(s->recover->webhooks_list(s, "m1", "delivered", NULL, 10, &c, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    rc_webhooks_free(c, n);
+    assert_int_equal(s->recover->webhook_results(s, rows, 0, rcs), STORE_OK);
+
+    /* Only the one not accepted comes due again, and only at its time. */
+    assert_int_equal(s->recover->webhooks_claim(s, 1100 + 43200000 - 1, "d3", 500, 10, &c, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    rc_webhooks_free(c, n);
+    assert_int_equal(s->recover->webhooks_claim(s, 1100 + 43200000, "d3", 500, 10, &c, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(c[0].webhook_id, r[1].webhook_id);
+    assert_int_equal(c[0].attempts, 1);
+    rc_webhooks_free(c, n);
+}
+
 static void recover_card_history_and_model(void **state)
 {
     store *s = ((struct fixture *)*state)->s;
@@ -2859,6 +2978,7 @@ int main(void)
         T(recover_requested_attempts),
         T(recover_concurrent_claims_never_double),
         T(recover_webhook_outbox),
+        T(recover_webhook_results_batch),
         T(recover_card_history_and_model),
         /* Last, and on PostgreSQL only: SQLite is one node's store, and
          * several processes migrating one new file at once is not a

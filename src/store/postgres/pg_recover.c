@@ -1360,6 +1360,7 @@ const struct store_recover_ops pg_recover_ops = {
     .retry_next_due = pg_retry_next_due,
     .webhooks_claim = pg_webhooks_claim,
     .webhook_result = pg_webhook_result,
+    .webhook_results = pg_webhook_results,
     .webhooks_list = pg_webhooks_list,
     .webhook_get = pg_webhook_get,
     .webhook_redeliver = pg_webhook_redeliver,

@@ -853,6 +853,7 @@ const struct store_recover_ops sqlite_recover_ops = {
     .retry_next_due = sq_retry_next_due,
     .webhooks_claim = sq_webhooks_claim,
     .webhook_result = sq_webhook_result,
+    .webhook_results = sq_webhook_results,
     .webhooks_list = sq_webhooks_list,
     .webhook_get = sq_webhook_get,
     .webhook_redeliver = sq_webhook_redeliver,

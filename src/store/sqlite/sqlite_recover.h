@@ -46,6 +46,7 @@ enum store_rc sq_retry_next_due(store *s, int64_t *due_at);
 enum store_rc sq_webhooks_claim(store *s, int64_t now, const char *owner, int64_t lease_ms, int max,
                                 struct rc_webhook **out, size_t *n);
 enum store_rc sq_webhook_result(store *s, const struct rc_webhook *w);
+enum store_rc sq_webhook_results(store *s, const struct rc_webhook *const *w, size_t n, enum store_rc *rcs);
 enum store_rc sq_webhooks_list(store *s, const char *merchant_id, const char *state, const char *invoice_id,
                                int limit, struct rc_webhook **out, size_t *n);
 enum store_rc sq_webhook_get(store *s, const char *merchant_id, const char *webhook_id, struct rc_webhook *out);

@@ -798,6 +798,34 @@ enum store_rc sq_webhook_result(store *s, const struct rc_webhook *w)
     return sq_write(S(s), webhook_result_fn, (void *)w);
 }
 
+struct results_args {
+    const struct rc_webhook *const *w;
+    size_t n;
+    enum store_rc *rcs;
+};
+
+static enum store_rc webhook_results_fn(sq_conn *c, void *arg)
+{
+    const struct results_args *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        /* A refused result changed nothing, so it needs no savepoint of
+         * its own; a failure of the statement itself undoes the batch. */
+        enum store_rc rc = webhook_result_fn(c, (void *)a->w[i]);
+        if (rc != STORE_OK && rc != STORE_STATE && rc != STORE_NOT_FOUND)
+            return rc;
+        a->rcs[i] = rc;
+    }
+    return STORE_OK;
+}
+
+enum store_rc sq_webhook_results(store *s, const struct rc_webhook *const *w, size_t n, enum store_rc *rcs)
+{
+    if (n == 0)
+        return STORE_OK;
+    struct results_args a = {w, n, rcs};
+    return sq_write(S(s), webhook_results_fn, &a);
+}
+
 struct redeliver_args {
     const char *merchant_id, *webhook_id;
     int64_t now, give_up_at;
