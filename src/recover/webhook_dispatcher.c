@@ -1,11 +1,12 @@
 /* The webhook dispatcher: one thread claims due deliveries from the outbox
  * under a lease and signs them; another sends them concurrently through
- * one libcurl multi handle (connections to a merchant are reused); a few
+ * one libcurl multi handle (connections to a merchant are reused); two
  * recording threads store the results. Claiming and recording are durable
  * writes, so none of them happens on the sending thread, which would stop
- * every transfer for an fsync; and the store groups concurrent writes into
- * one commit, so recording from several threads costs one fsync per group
- * instead of one per delivery. */
+ * every transfer for an fsync. A recording thread takes every result that
+ * finished while the previous batch was being written and stores them in
+ * one transaction: one durable write for hundreds of deliveries, where a
+ * write per delivery made the store's per-write costs the bottleneck. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -27,7 +28,10 @@
 /* How often the outbox is looked at without a kick: deliveries written by
  * other nodes, and redeliveries that came due. */
 #define IDLE_WAIT_MS 1000
-#define RECORDERS_MAX 32
+/* Two, so that one batch gathers while the other is being written. */
+#define RECORDERS 2
+/* Results per durable write, at most. */
+#define RECORD_BATCH_MAX 512
 #define SECRETS_CACHED 16
 
 struct delivery {
@@ -36,6 +40,7 @@ struct delivery {
     struct curl_slist *headers;
     char curl_error[CURL_ERROR_SIZE];
     int64_t sent_ns;
+    int64_t done_ns; /* when it was handed to the recorders */
     long status;
     char error[256];
     int give_back_only; /* aborted at shutdown: release the lease, count no attempt */
@@ -63,7 +68,7 @@ struct webhook_dispatcher {
     struct delivery *ready; /* signed, for the sender to start */
     struct delivery *qhead, *qtail;
     int recorders_stop;
-    pthread_t recorders[RECORDERS_MAX];
+    pthread_t recorders[RECORDERS];
     int nrecorders;
 
     atomic_llong claimed, delivered, retried, failed, claim_ns, send_ns, record_ns, claim_calls;
@@ -83,16 +88,21 @@ static void free_claimed(struct rc_webhook *w, size_t n)
     free(w);
 }
 
-static void give_slot(struct webhook_dispatcher *d, struct delivery *s)
+/* Gives finished slots back to the free list, under one lock. */
+static void give_slots(struct webhook_dispatcher *d, struct delivery **slots, size_t n)
 {
-    free(s->w.body);
-    s->w.body = NULL;
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
+    for (size_t i = 0; i < n; i++) {
+        free(slots[i]->w.body);
+        slots[i]->w.body = NULL;
+        curl_slist_free_all(slots[i]->headers);
+        slots[i]->headers = NULL;
+    }
     pthread_mutex_lock(&d->mu);
-    s->next = d->free_list;
-    d->free_list = s;
-    d->nfree++;
+    for (size_t i = 0; i < n; i++) {
+        slots[i]->next = d->free_list;
+        d->free_list = slots[i];
+    }
+    d->nfree += n;
     /* The claiming thread may be waiting for free slots. */
     if (d->nfree >= d->claim_min && atomic_exchange(&d->starved, 0))
         pthread_cond_signal(&d->slot_freed);
@@ -112,59 +122,89 @@ static void log_result(const struct rc_webhook *w, const char *msg, enum log_lev
     log_kv(lvl, msg, kv);
 }
 
-static void record(struct webhook_dispatcher *d, struct delivery *s)
+/* Counts and logs one recorded result, as what it turned out to be. */
+static void count_result(struct webhook_dispatcher *d, const struct delivery *s)
+{
+    if (strcmp(s->w.state, "delivered") == 0) {
+        atomic_fetch_add(&d->delivered, 1);
+        metrics_count("recoup_recover_webhooks_delivered_total", 1);
+        log_result(&s->w, "webhook delivered", LOG_DEBUG);
+    } else if (strcmp(s->w.state, "failed") == 0) {
+        atomic_fetch_add(&d->failed, 1);
+        metrics_count("recoup_recover_webhooks_failed_total", 1);
+        log_result(&s->w, "webhook given up", LOG_WARN);
+    } else {
+        atomic_fetch_add(&d->retried, 1);
+        metrics_count("recoup_recover_webhooks_redeliveries_total", 1);
+        log_result(&s->w, "webhook not accepted; will be sent again", LOG_INFO);
+    }
+}
+
+static void not_recorded(const struct delivery *s, enum store_rc rc)
+{
+    /* The lease runs out and the delivery is sent again: at least once,
+     * which the deduplication id is there for. */
+    const char *kv[] = {"component", "webhooks", "webhook_id", s->w.webhook_id, "error", store_rc_name(rc), NULL};
+    log_kv(LOG_ERROR, "webhook result not recorded; it will be sent again after its lease", kv);
+}
+
+/* Records a batch of finished deliveries in one durable write, then counts
+ * them and frees their slots: a delivery counts as delivered only once its
+ * result is on disk. */
+static void record_batch(struct webhook_dispatcher *d, struct delivery **batch, size_t n,
+                         const struct rc_webhook **rows, enum store_rc *rcs)
 {
     struct app *app = d->app;
     int64_t now = clock_now_ms(app->clock);
-    if (s->give_back_only) {
-        s->w.next_attempt_at = now;
-    } else if (!s->no_attempt) {
-        rc_webhook_after_attempt(&s->w, s->status, s->error, now, d->retry_interval_ms);
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *s = batch[i];
+        if (s->give_back_only)
+            s->w.next_attempt_at = now;
+        else if (!s->no_attempt)
+            rc_webhook_after_attempt(&s->w, s->status, s->error, now, d->retry_interval_ms);
+        rows[i] = &s->w;
     }
-    int64_t t0 = mono_ns();
-    enum store_rc rc = app->store->recover->webhook_result(app->store, &s->w);
-    atomic_fetch_add(&d->record_ns, mono_ns() - t0);
-    if (rc != STORE_OK) {
-        /* The lease runs out and the delivery is sent again: at least
-         * once, which the deduplication id is there for. */
-        const char *kv[] = {"component", "webhooks", "webhook_id", s->w.webhook_id, "error", store_rc_name(rc), NULL};
-        log_kv(LOG_ERROR, "webhook result not recorded; it will be sent again after its lease", kv);
-    } else if (!s->give_back_only) {
-        if (strcmp(s->w.state, "delivered") == 0) {
-            atomic_fetch_add(&d->delivered, 1);
-            metrics_count("recoup_recover_webhooks_delivered_total", 1);
-            log_result(&s->w, "webhook delivered", LOG_DEBUG);
-        } else if (strcmp(s->w.state, "failed") == 0) {
-            atomic_fetch_add(&d->failed, 1);
-            metrics_count("recoup_recover_webhooks_failed_total", 1);
-            log_result(&s->w, "webhook given up", LOG_WARN);
-        } else {
-            atomic_fetch_add(&d->retried, 1);
-            metrics_count("recoup_recover_webhooks_redeliveries_total", 1);
-            log_result(&s->w, "webhook not accepted; will be sent again", LOG_INFO);
-        }
+    enum store_rc rc = app->store->recover->webhook_results(app->store, rows, n, rcs);
+    int64_t t1 = mono_ns();
+    long long waited = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *s = batch[i];
+        waited += t1 - s->done_ns;
+        enum store_rc one = rc == STORE_OK ? rcs[i] : rc;
+        if (one != STORE_OK)
+            not_recorded(s, one);
+        else if (!s->give_back_only)
+            count_result(d, s);
     }
-    give_slot(d, s);
+    atomic_fetch_add(&d->record_ns, waited);
+    give_slots(d, batch, n);
 }
 
 static void *recorder_main(void *arg)
 {
     struct webhook_dispatcher *d = arg;
+    struct delivery *batch[RECORD_BATCH_MAX];
+    const struct rc_webhook *rows[RECORD_BATCH_MAX];
+    enum store_rc rcs[RECORD_BATCH_MAX];
     for (;;) {
         pthread_mutex_lock(&d->mu);
         while (!d->qhead && !d->recorders_stop)
             pthread_cond_wait(&d->queued, &d->mu);
-        struct delivery *s = d->qhead;
-        if (!s) { /* stopping, and the queue is drained */
-            pthread_mutex_unlock(&d->mu);
-            break;
+        /* Everything that finished while the previous batch was being
+         * written goes into this one. */
+        size_t n = 0;
+        while (d->qhead && n < RECORD_BATCH_MAX) {
+            struct delivery *s = d->qhead;
+            d->qhead = s->next;
+            s->next = NULL;
+            batch[n++] = s;
         }
-        d->qhead = s->next;
         if (!d->qhead)
             d->qtail = NULL;
         pthread_mutex_unlock(&d->mu);
-        s->next = NULL;
-        record(d, s);
+        if (n == 0) /* stopping, and the queue is drained */
+            break;
+        record_batch(d, batch, n, rows, rcs);
     }
     return NULL;
 }
@@ -172,6 +212,7 @@ static void *recorder_main(void *arg)
 static void enqueue_result(struct webhook_dispatcher *d, struct delivery *s)
 {
     s->next = NULL;
+    s->done_ns = mono_ns();
     pthread_mutex_lock(&d->mu);
     if (d->qtail)
         d->qtail->next = s;
@@ -384,7 +425,7 @@ static size_t claim_and_prepare(struct webhook_dispatcher *d, int *full)
     struct app *app = d->app;
     /* Each claim is a durable write, so while deliveries are in flight or
      * being recorded it waits for enough free slots to make the write
-     * worth it. starved is set under the lock that give_slot takes, so
+     * worth it. starved is set under the lock that give_slots takes, so
      * that the slot which ends the wait always signals it. */
     pthread_mutex_lock(&d->mu);
     size_t nfree = d->nfree;
@@ -543,7 +584,7 @@ static void destroy(struct webhook_dispatcher *d)
 int webhook_dispatcher_start(struct app *app)
 {
     const struct store_recover_ops *ops = app->store->recover;
-    if (!ops || !ops->webhooks_claim || !ops->webhook_result || !ops->webhook_next_due) {
+    if (!ops || !ops->webhooks_claim || !ops->webhook_results || !ops->webhook_next_due) {
         log_warn("webhook delivery is not available on the %s store: webhooks stay in the outbox",
                  app->store->ops->backend);
         return 0;
@@ -584,7 +625,7 @@ int webhook_dispatcher_start(struct app *app)
         d->free_list = s;
         d->nfree++;
     }
-    d->nrecorders = d->nslots < RECORDERS_MAX ? (int)d->nslots : RECORDERS_MAX;
+    d->nrecorders = RECORDERS;
     for (int i = 0; i < d->nrecorders; i++) {
         if (pthread_create(&d->recorders[i], NULL, recorder_main, d) != 0) {
             d->nrecorders = i;

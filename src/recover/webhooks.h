@@ -56,7 +56,8 @@ void rc_webhook_after_attempt(struct rc_webhook *w, long status, const char *err
 /* Where the dispatcher's time went since it started, for benchmarks:
  * claiming due deliveries, sending them (from hand-over to curl until the
  * answer, summed over deliveries, so concurrent sends overlap), and
- * recording results (summed over the recording threads). */
+ * recording results (from the answer until its result is durable, summed
+ * over deliveries). */
 struct webhook_dispatcher_stats {
     int64_t claimed, delivered, retried, failed;
     int64_t claim_ns, send_ns, record_ns, claim_calls;

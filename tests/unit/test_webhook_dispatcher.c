@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -598,6 +599,109 @@ static void deliveries_survive_a_restart_and_a_dead_node(void **state)
     node_teardown(&n);
 }
 
+/* Results are recorded in batches: each delivery of a batch must still get
+ * its own answer, and be sent once. */
+static void many_answers_recorded_each_as_its_own(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    struct node n;
+    node_setup(&n);
+    for (int i = 0; i < N; i++)
+        n.rx.statuses[i] = i % 3 == 1 ? 503 : 200;
+    char url[128], ids[N][33];
+    url_of(&n, url, sizeof url);
+    for (int i = 0; i < N; i++) {
+        char invoice[32];
+        snprintf(invoice, sizeof invoice, "in_m%d", i);
+        add_invoice(&n, "m1", invoice);
+        enqueue(&n, "m1", invoice, url, 7 * 24 * HOUR, ids[i]);
+    }
+    int64_t t0 = now_ms(&n);
+    assert_int_equal(webhook_dispatcher_start(&n.app), 0);
+    struct rc_webhook w;
+    for (int i = 0; i < N; i++)
+        wait_attempts(&n, "m1", ids[i], 1, &w);
+    assert_int_equal(received(&n.rx), N);
+    /* The receiver numbered the requests as they came; each delivery
+     * must carry the answer its own request got. */
+    for (int i = 0; i < N; i++) {
+        get(&n, "m1", n.rx.got[i].dedup, &w);
+        assert_int_equal(w.attempts, 1);
+        assert_int_equal(w.last_status, n.rx.statuses[i]);
+        if (n.rx.statuses[i] == 200) {
+            assert_string_equal(w.state, "delivered");
+        } else {
+            assert_string_equal(w.state, "pending");
+            assert_int_equal(w.next_attempt_at, t0 + 12 * HOUR);
+        }
+    }
+    /* The counters move just after the write that they count. */
+    struct webhook_dispatcher_stats st;
+    for (int i = 0; i < 2000; i++) {
+        webhook_dispatcher_stats(&n.app, &st);
+        if (st.delivered + st.retried >= N)
+            break;
+        sleep_ms(10);
+    }
+    assert_int_equal(st.delivered, N - N / 3);
+    assert_int_equal(st.retried, N / 3);
+    node_teardown(&n);
+}
+
+/* A stop while deliveries wait for their answers gives every one of them
+ * back through the recorders, uncounted, so that the next start (or
+ * another node) sends them at once instead of after the lease. */
+static void a_stop_gives_back_what_waits_for_an_answer(void **state)
+{
+    (void)state;
+    enum { N = 6 }; /* fewer than node_setup's concurrency: all are sent at once */
+    struct node n;
+    node_setup(&n);
+    /* A merchant that takes the connection and never answers: the
+     * kernel accepts it into the backlog. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char url[128], ids[N][33];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/webhooks/end-of-dunning", ntohs(sa.sin_port));
+    for (int i = 0; i < N; i++) {
+        char invoice[32];
+        snprintf(invoice, sizeof invoice, "in_s%d", i);
+        add_invoice(&n, "m1", invoice);
+        enqueue(&n, "m1", invoice, url, 7 * 24 * HOUR, ids[i]);
+    }
+    assert_int_equal(webhook_dispatcher_start(&n.app), 0);
+    struct rc_webhook w;
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 2000; k++) {
+            get(&n, "m1", ids[i], &w);
+            if (w.lease_owner[0])
+                break;
+            sleep_ms(10);
+        }
+        assert_true(w.lease_owner[0] != '\0');
+    }
+    webhook_dispatcher_stop(&n.app);
+    int64_t stopped_at = now_ms(&n);
+    for (int i = 0; i < N; i++) {
+        get(&n, "m1", ids[i], &w);
+        assert_string_equal(w.lease_owner, "");
+        assert_string_equal(w.state, "pending");
+        assert_int_equal(w.attempts, 0);
+        assert_int_equal(w.next_attempt_at, stopped_at);
+    }
+    close(fd);
+    node_teardown(&n);
+}
+
 int main(void)
 {
     crypto_init();
@@ -609,6 +713,8 @@ int main(void)
         cmocka_unit_test(a_merchant_without_signing_secret_gets_nothing_unsigned),
         cmocka_unit_test(no_answer_is_recorded_and_redelivered),
         cmocka_unit_test(deliveries_survive_a_restart_and_a_dead_node),
+        cmocka_unit_test(many_answers_recorded_each_as_its_own),
+        cmocka_unit_test(a_stop_gives_back_what_waits_for_an_answer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
