@@ -28,6 +28,9 @@
 
 #define HOUR_MS 3600000LL
 #define DAY_MS (24 * HOUR_MS)
+/* A payment counts as recovered when a failure on the card came at most
+ * this long before it: a dunning window or so. */
+#define RECOVERED_WITHIN (20 * DAY_MS)
 
 #define NBITS 16
 #define NW (1u << NBITS)
@@ -139,11 +142,17 @@ enum group {
     G_REASON_SINCE_LAST,
     G_CLASS_SINCE_LAST,
     G_REASON_SINCE_DAY,
+    G_PAID,
+    G_PAID_WEEK,
+    G_PAID_FORTNIGHT,
+    G_PAID_MDAY,
 };
 
 #define NSTATIC 14
 #define NDYN 18
-#define NFEAT (NSTATIC + NDYN)
+/* The card's own pay day (below). */
+#define NPAID 4
+#define NFEAT (NSTATIC + NDYN + NPAID)
 
 static uint32_t idx(enum group g, uint64_t a, uint64_t b, uint64_t c)
 {
@@ -210,6 +219,7 @@ static void knots_of(int64_t ms, const int64_t *knots, int nk, int *k, double *f
 struct keys {
     uint64_t reason, cls, scheme, fund, issuer, cur;
     int xborder, amt, att;
+    int paid; /* the card's latest recovered payment is known */
 };
 
 static void keys_of(const struct rc_model_features *f, struct keys *k)
@@ -224,6 +234,7 @@ static void keys_of(const struct rc_model_features *f, struct keys *k)
                  strcmp(f->issuer_country, f->acquirer_country) != 0;
     k->amt = amount_bucket(f->amount_minor);
     k->att = attempts_bucket(f->attempts);
+    k->paid = f->paid_mday >= 1 && f->paid_mday <= 31;
 }
 
 static void static_indices(const struct keys *k, int att_bucket, uint32_t *out)
@@ -304,7 +315,40 @@ static void dynamic_indices(const struct keys *k, int hour, int wday, int mday, 
     }
 }
 
-/* Indices, and values: 1, but for the knots of the time curves. */
+/* The card's own pay day. A payment that went through after failed ones
+ * came when money (or whatever was missing) arrived; a customer's money
+ * comes on a cycle (weekly, fortnightly, twice a month, monthly), so the
+ * attempt's distance from that day, in days modulo a week and a
+ * fortnight and as a difference of days of the month, tells whether it
+ * falls on the next pay day, whichever the cycle. Each distance has its
+ * own weight by reason, learned: nothing here says which distances are
+ * good. */
+static int mod_days(int64_t d, int m) { return (int)(((d % m) + m) % m); }
+
+static int mday_distance(int mday, int paid_mday)
+{
+    int d = mday - paid_mday;
+    if (d > 15)
+        d -= 30;
+    if (d < -15)
+        d += 30;
+    return clampi(d, -15, 15) + 15;
+}
+
+static void paid_indices(const struct keys *k, int64_t day, int mday, int64_t paid_day, int paid_mday, uint32_t *out,
+                         double *x)
+{
+    double on = k->paid ? 1 : 0;
+    out[0] = idx(G_PAID, k->reason, 0, 0);
+    out[1] = idx(G_PAID_WEEK, k->reason, (uint64_t)mod_days(day - paid_day, 7), 0);
+    out[2] = idx(G_PAID_FORTNIGHT, k->reason, (uint64_t)mod_days(day - paid_day, 14), 0);
+    out[3] = idx(G_PAID_MDAY, k->reason, (uint64_t)mday_distance(mday, paid_mday), 0);
+    for (int i = 0; i < NPAID; i++)
+        x[i] = on;
+}
+
+/* Indices, and values: 1, but for the knots of the time curves and the
+ * card's pay day. */
 static void all_indices(const struct rc_model_features *f, uint32_t *out, double *x)
 {
     struct keys k;
@@ -314,6 +358,8 @@ static void all_indices(const struct rc_model_features *f, uint32_t *out, double
         x[i] = 1;
     dynamic_indices(&k, f->local_hour, f->local_wday, f->local_mday, f->since_first_failure_ms,
                     f->since_last_failure_ms, out + NSTATIC, x + NSTATIC);
+    paid_indices(&k, f->local_day, clampi(f->local_mday, 1, 31), f->paid_local_day, f->paid_mday, out + NSTATIC + NDYN,
+                 x + NSTATIC + NDYN);
 }
 
 /* ------------------------------------------------------------- the prior */
@@ -679,6 +725,17 @@ static void logits_tables(rc_model *m, const char *merchant_id, const struct rc_
     pthread_rwlock_rdlock(&m->lock);
     const struct scope *s = merchant_find(m, merchant_id);
     double base = logit_locked(m, s, st, NSTATIC);
+    double week_w[7] = {0}, fort_w[14] = {0}, pmday_w[31] = {0};
+    if (k.paid) {
+        base += weight(m, s, idx(G_PAID, k.reason, 0, 0));
+        for (uint64_t d = 0; d < 14; d++) {
+            if (d < 7)
+                week_w[d] = weight(m, s, idx(G_PAID_WEEK, k.reason, d, 0));
+            fort_w[d] = weight(m, s, idx(G_PAID_FORTNIGHT, k.reason, d, 0));
+        }
+        for (uint64_t d = 0; d < 31; d++)
+            pmday_w[d] = weight(m, s, idx(G_PAID_MDAY, k.reason, d, 0));
+    }
     for (size_t a = 0; a < natt; a++) {
         static_indices(&k, attempts_bucket(f->attempts + (int)a + 1), st_next);
         att_delta[a] = logit_locked(m, s, st_next, NSTATIC) - base;
@@ -726,6 +783,10 @@ static void logits_tables(rc_model *m, const char *merchant_id, const struct rc_
         knots_of(when[i].since_last_failure_ms, last_knots_ms, RC_MODEL_SINCE_LAST_BUCKETS, &kl, &fl);
         double z = base + hour_w[h] + wday_w[w] + mday_w[d] + block_w[w][h / 6] + (1 - fs) * since_w[ks] +
                    fs * since_w[ks + 1] + (1 - fd) * day_w[kd] + fd * day_w[kd + 1];
+        if (k.paid) {
+            int64_t gap = when[i].local_day - f->paid_local_day;
+            z += week_w[mod_days(gap, 7)] + fort_w[mod_days(gap, 14)] + pmday_w[mday_distance(d, f->paid_mday)];
+        }
         if (no_last)
             no_last[i] = z;
         logits[i] = z + (1 - fl) * last_w[kl] + fl * last_w[kl + 1];
@@ -1042,6 +1103,13 @@ void rc_decline_of_txn_cached(const struct rc_txn *t, struct rc_decline *out)
     slot->d = *out;
 }
 
+int64_t rc_model_local_day(int64_t utc_ms, int offset_min)
+{
+    int64_t t = utc_ms + (int64_t)offset_min * 60000;
+    int64_t q = t / DAY_MS;
+    return t % DAY_MS < 0 ? q - 1 : q;
+}
+
 int rc_model_zone(const struct rc_txn *shape, const char *postal_code, const char *merchant_tz)
 {
     const char *zone = shape ? rc_zone_for(shape->issuer_country, postal_code) : NULL;
@@ -1072,6 +1140,30 @@ void rc_model_features_at(struct rc_model_features *f, const char *reason, const
     f->local_hour = lt.hour;
     f->local_wday = lt.wday;
     f->local_mday = lt.mday;
+    f->local_day = rc_model_local_day(at_ms, lt.offset_min);
+}
+
+void rc_model_features_card(struct rc_model_features *f, const struct rc_txn *card, size_t n, int zone_idx,
+                            int64_t at_ms)
+{
+    const struct rc_txn *paid = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct rc_txn *s = &card[i];
+        if (!s->success || s->psp_created_at >= at_ms || (paid && s->psp_created_at <= paid->psp_created_at))
+            continue;
+        int after_failure = 0;
+        for (size_t j = 0; j < n && !after_failure; j++)
+            after_failure = !card[j].success && card[j].psp_created_at < s->psp_created_at &&
+                            card[j].psp_created_at >= s->psp_created_at - RECOVERED_WITHIN;
+        if (after_failure)
+            paid = s;
+    }
+    if (!paid)
+        return;
+    struct rc_local lt;
+    rc_local_time_idx(paid->psp_created_at, zone_idx, &lt);
+    f->paid_local_day = rc_model_local_day(paid->psp_created_at, lt.offset_min);
+    f->paid_mday = lt.mday;
 }
 
 void rc_model_features_for(struct rc_model_features *f, const struct rc_txn *earlier, size_t nearlier,

@@ -34,6 +34,12 @@ struct rc_model_features {
     int local_wday;                 /* 0 = Sunday .. 6 */
     int local_mday;                 /* 1-31 */
     int64_t since_last_failure_ms;  /* since the latest failed attempt; 0 for a first attempt */
+    int64_t local_day;              /* the attempt's local date: days since 1970-01-01 */
+    /* The card's latest payment that went through after a failed one
+     * (rc_model_features_card): its local date and day of month; a
+     * paid_mday of 0 means none is known. */
+    int64_t paid_local_day;
+    int paid_mday;
 };
 
 typedef struct rc_model rc_model;
@@ -76,6 +82,7 @@ struct rc_model_when {
     int local_mday;
     int64_t since_first_failure_ms;
     int64_t since_last_failure_ms;
+    int64_t local_day; /* days since 1970-01-01, local */
 };
 
 /* The log-odds rc_model_predict would give for f at each of n times, in
@@ -106,6 +113,18 @@ double rc_model_sigmoid(double logit);
  * table for a decline seen moments ago. A decline found in the cache is
  * not counted again among the unknown ones. */
 void rc_decline_of_txn_cached(const struct rc_txn *t, struct rc_decline *out);
+
+/* The card's own history: the latest successful payment on the card,
+ * before at_ms, that came within 20 days after a failed one (a payment
+ * recovered when money, or whatever was missing, arrived), from the
+ * card's attempts on every invoice (any order). Sets f's paid_* fields;
+ * leaves them unknown when there is none. */
+void rc_model_features_card(struct rc_model_features *f, const struct rc_txn *card, size_t n, int zone_idx,
+                            int64_t at_ms);
+
+/* The local date of a time, as days since 1970-01-01, given the UTC
+ * offset in force then. */
+int64_t rc_model_local_day(int64_t utc_ms, int offset_min);
 
 /* The cardholder's zone as rc_model_features_for picks it (an index of
  * rc_zone_index; -1 reads as UTC). */

@@ -517,13 +517,15 @@ int rc_plan(const struct rc_plan_input *in, struct rc_decision *out)
     struct rc_model_features f;
     rc_model_features_at(&f, pm_new ? "" : d.reason, pm_new ? "" : out->decline_class, attempts, first_at,
                          dec->psp_created_at, shape, zone, t0);
+    rc_model_features_card(&f, in->card_txns, in->ncard_txns, zone, t0);
     struct rc_model_when when[MAX_CANDIDATES + 2];
     struct rc_local lts[MAX_CANDIDATES + 2];
     rc_local_times_idx(times, n, zone, lts);
     for (size_t i = 0; i < n; i++)
         when[i] = (struct rc_model_when){.local_hour = lts[i].hour, .local_wday = lts[i].wday,
                                          .local_mday = lts[i].mday, .since_first_failure_ms = times[i] - first_at,
-                                         .since_last_failure_ms = times[i] - dec->psp_created_at};
+                                         .since_last_failure_ms = times[i] - dec->psp_created_at,
+                                         .local_day = rc_model_local_day(times[i], lts[i].offset_min)};
     /* How many attempts after this one the merchant's limit leaves, and
      * how many of them are valued. */
     int64_t left = in->max_retries - in->recover_attempts - 1;

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/timefmt.h"
+#include "recover/localtime.h"
 #include "recover/model.h"
 
 #define HOUR 3600000LL
@@ -400,6 +401,102 @@ static void test_concurrent_learn_and_predict(void **state)
     rc_model_free(m);
 }
 
+/* The card's latest payment that went through after a failed one, from
+ * its attempts on every invoice, in any order; a payment with no failure
+ * before it (a renewal that simply went through) is not one. */
+static void test_card_history_recovered_payment(void **state)
+{
+    (void)state;
+    int64_t t0;
+    assert_int_equal(time_parse_iso8601("2026-11-13T12:00:00Z", &t0), 0); /* a Friday */
+    struct rc_txn card[5] = {
+        txn(t0 - 30 * DAY, 0, "insufficient_funds"), /* an earlier invoice ... */
+        txn(t0 - 26 * DAY, 1, "approved"),           /* ... paid 4 days later: Sun 18 Oct (UTC) */
+        txn(t0 - 2 * DAY, 1, "approved"),            /* a renewal that just went through */
+        txn(t0, 0, "insufficient_funds"),            /* this invoice */
+        txn(t0 + 5 * DAY, 1, "approved"),            /* later than the attempt: not known yet */
+    };
+    struct rc_model_features f;
+    memset(&f, 0, sizeof f);
+    rc_model_features_card(&f, card, 5, rc_zone_index("UTC"), t0 + DAY);
+    assert_int_equal(f.paid_mday, 18);
+    assert_int_equal(f.paid_local_day, rc_model_local_day(t0 - 26 * DAY, 0));
+    /* In the cardholder's zone: in Auckland (UTC+13 in October) 12:00
+     * UTC is 01:00 the next day. */
+    memset(&f, 0, sizeof f);
+    rc_model_features_card(&f, card, 5, rc_zone_index("Pacific/Auckland"), t0 + DAY);
+    assert_int_equal(f.paid_mday, 19);
+    /* Order does not matter. */
+    struct rc_txn rev[5];
+    for (int i = 0; i < 5; i++)
+        rev[i] = card[4 - i];
+    memset(&f, 0, sizeof f);
+    rc_model_features_card(&f, rev, 5, rc_zone_index("UTC"), t0 + DAY);
+    assert_int_equal(f.paid_mday, 18);
+    /* Only renewals that went through: nothing known. */
+    memset(&f, 0, sizeof f);
+    rc_model_features_card(&f, &card[2], 1, rc_zone_index("UTC"), t0 + DAY);
+    assert_int_equal(f.paid_mday, 0);
+    /* A failure more than 20 days before the payment is another story. */
+    struct rc_txn old[2] = {txn(t0 - 60 * DAY, 0, "insufficient_funds"), txn(t0 - 26 * DAY, 1, "approved")};
+    memset(&f, 0, sizeof f);
+    rc_model_features_card(&f, old, 2, rc_zone_index("UTC"), t0 + DAY);
+    assert_int_equal(f.paid_mday, 0);
+}
+
+/* Customers paid every other Friday: a retry of insufficient funds
+ * succeeds on the days money is there, 14 days on from the day the card's
+ * earlier invoice was recovered (and the day after), and rarely
+ * otherwise. The weekdays are spread so that no calendar feature alone
+ * can tell: only the distance from the card's own pay day can. */
+static void test_learns_pay_day_from_card_history(void **state)
+{
+    (void)state;
+    rc_model *m = rc_model_new();
+    uint64_t s = 21;
+    int64_t base_day = 20000;
+    for (int i = 0; i < 20000; i++) {
+        int64_t paid_day = base_day + (int64_t)(rnd(&s) % 28);
+        int64_t day = paid_day + 14 + (int64_t)(rnd(&s) % 28);
+        int gap = (int)((day - paid_day) % 14);
+        struct rc_model_features f = feat("insufficient_funds", 12, (int)((day + 4) % 7), 1 + (int)(day % 28));
+        f.local_day = day;
+        f.paid_local_day = paid_day;
+        f.paid_mday = 1 + (int)(paid_day % 28);
+        int ok = (int)(rnd(&s) % 100) < (gap <= 1 ? 60 : 4);
+        rc_model_learn(m, "m1", &f, ok);
+    }
+    double on = 0, off = 0;
+    int non = 0, noff = 0;
+    for (int64_t paid_day = base_day; paid_day < base_day + 14; paid_day++)
+        for (int64_t d = 14; d < 28; d++) {
+            int64_t day = paid_day + d;
+            struct rc_model_features f = feat("insufficient_funds", 12, (int)((day + 4) % 7), 1 + (int)(day % 28));
+            f.local_day = day;
+            f.paid_local_day = paid_day;
+            f.paid_mday = 1 + (int)(paid_day % 28);
+            double p = rc_model_predict(m, "m1", &f);
+            if ((d % 14) <= 1) {
+                on += p;
+                non++;
+            } else {
+                off += p;
+                noff++;
+            }
+        }
+    on /= non;
+    off /= noff;
+    assert_true(on > 0.4);
+    assert_true(off < 0.1);
+    /* The same attempt on a card with no known pay day knows none of it. */
+    struct rc_model_features a = feat("insufficient_funds", 12, 3, 10), b = a;
+    a.local_day = base_day + 14;
+    b.local_day = base_day + 20;
+    double pa = rc_model_predict(m, "m1", &a), pb = rc_model_predict(m, "m1", &b);
+    assert_memory_equal(&pa, &pb, sizeof pa);
+    rc_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +507,8 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_dirty_scopes),
         cmocka_unit_test(test_logits_match_predict),
+        cmocka_unit_test(test_card_history_recovered_payment),
+        cmocka_unit_test(test_learns_pay_day_from_card_history),
         cmocka_unit_test(test_features_from_transactions),
         cmocka_unit_test(test_concurrent_learn_and_predict),
     };

@@ -587,6 +587,58 @@ static void test_values_attempts_left(void **state)
     rc_model_free(m);
 }
 
+static int64_t local_day_ny(int64_t at)
+{
+    struct rc_local lt;
+    rc_local_time(at, "America/New_York", &lt);
+    return rc_model_local_day(at, lt.offset_min);
+}
+
+/* Customers paid every other week: retries of insufficient funds succeed
+ * 14 days (and 15) on from the day the card's earlier invoice was paid
+ * after failing, whatever the weekday. Given a card whose earlier invoice
+ * was recovered on day P, the planner retries on P + 28 or P + 29, the
+ * next such days after the failure, and moves with P. */
+static void test_card_pay_day_times_retry(void **state)
+{
+    (void)state;
+    rc_model *m = rc_model_new();
+    uint64_t s = 17;
+    int64_t d0 = T0 / DAY;
+    for (int i = 0; i < 40000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(s >> 33);
+        int64_t paid = d0 - 40 + (int64_t)(r % 28), day = paid + 14 + (int64_t)((r >> 5) % 28);
+        struct rc_local pl, dl;
+        rc_local_time(paid * DAY + 12 * HOUR, "UTC", &pl);
+        rc_local_time(day * DAY + 12 * HOUR, "UTC", &dl);
+        struct rc_model_features f = {.reason = "insufficient_funds", .decline_class = "later", .scheme = "visa",
+                                      .funding_source = "debit", .issuer_country = "US", .acquirer_country = "US",
+                                      .currency = "USD", .amount_minor = 2999, .attempts = 1 + (int)((r >> 10) % 3),
+                                      .since_first_failure_ms = (int64_t)((r >> 12) % 12) * DAY + 5 * HOUR,
+                                      .since_last_failure_ms = (int64_t)((r >> 12) % 12) * DAY + 5 * HOUR,
+                                      .local_hour = 8 + (int)((r >> 16) % 12), .local_wday = dl.wday,
+                                      .local_mday = dl.mday, .local_day = day, .paid_local_day = paid,
+                                      .paid_mday = pl.mday};
+        int gap = (int)((day - paid) % 14);
+        rc_model_learn(m, "m1", &f, gap <= 1 ? (r >> 20) % 10 < 6 : (r >> 20) % 100 < 3);
+    }
+    for (int64_t shift = 0; shift < 7; shift++) {
+        int64_t paid_at = T0 - 24 * DAY + shift * DAY + 15 * HOUR, failed_at = paid_at + 19 * DAY + 3 * HOUR;
+        struct inv v;
+        setup(&v, "visa", "insufficient_funds", "51", failed_at, failed_at + MIN);
+        /* The card's earlier invoice: declined, then paid four days on. */
+        v.card[v.ncard++] = mk(paid_at - 4 * DAY, "visa", "insufficient_funds", "51", "merchant");
+        v.card[v.ncard++] = mk(paid_at, "visa", "approved", "", "merchant");
+        struct rc_decision d = plan(&v, m);
+        assert_retry_in_window(&v, &d);
+        int64_t gap = local_day_ny(d.planned_at) - local_day_ny(paid_at);
+        if (gap != 28 && gap != 29)
+            fail_msg("paid on day %lld: retry %lld days on (%s)", (long long)shift, (long long)gap, d.explanation);
+    }
+    rc_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_spacing_learned_after_failure),
         cmocka_unit_test(test_learned_day_within_interval),
         cmocka_unit_test(test_values_attempts_left),
+        cmocka_unit_test(test_card_pay_day_times_retry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
