@@ -12,6 +12,7 @@
 #include "core/countries.h"
 #include "core/money.h"
 #include "core/timefmt.h"
+#include "lab/world.h"
 #include "recover/localtime.h"
 
 static const char *const type_names[LAB_TYPE_COUNT] = {
@@ -600,6 +601,7 @@ static void set_defaults(struct lab_scenario *s)
     s->warmup = 1;
     s->warmup_invoices = -1;
     s->warmup_renewals = 3;
+    s->card_history = 1;
     s->rules = nr_default_rules;
 }
 
@@ -623,7 +625,7 @@ int lab_scenario_parse(const char *json, struct lab_scenario *s, verrs *e)
         "name", "description", "seed", "invoices", "start", "spread_days", "renewal_hours_utc", "merchant",
         "reporting_currency", "usd_rate", "currencies", "amount", "regions", "postal_code_share", "schemes",
         "funding", "psps", "declines", "funds", "generic", "withdrawal_limit", "issuer_unavailable", "expired_card",
-        "cancellations", "hour_factors", "debit_hour_factors", "warmup", "network_rules", NULL};
+        "cancellations", "hour_factors", "debit_hour_factors", "warmup", "card_history", "network_rules", NULL};
     only_known(&c, root, "", top);
 
     const char *name = get_string(&c, root, "", "name", sizeof s->name);
@@ -779,6 +781,7 @@ int lab_scenario_parse(const char *json, struct lab_scenario *s, verrs *e)
         get_int(&c, o, "warmup", "invoices", 0, 2000000, &s->warmup_invoices);
         get_int(&c, o, "warmup", "renewals_per_invoice", 0, 50, &s->warmup_renewals);
     }
+    get_int(&c, root, "", "card_history", 0, LAB_MAX_PAST_INVOICES, &s->card_history);
     if (s->warmup_invoices < 0)
         s->warmup_invoices = s->invoices < 20000 ? s->invoices : 20000;
     const cJSON *nr = member(root, "network_rules");

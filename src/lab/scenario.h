@@ -122,6 +122,7 @@ struct lab_scenario {
     int warmup;
     int64_t warmup_invoices;
     int64_t warmup_renewals; /* successful renewals learned per warm-up invoice */
+    int64_t card_history;    /* earlier monthly invoices per customer the merchant forwarded */
 
     struct nr_rules rules;
 };

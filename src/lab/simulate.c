@@ -69,7 +69,8 @@ struct run {
     struct rc_txn *tx;      /* the invoice's transactions, filled on demand */
     size_t tx_owner;        /* ... for this invoice */
     size_t tx_filled;       /* ... this many of them */
-    struct rc_txn *card_tx; /* those on the payment method to retry */
+    struct rc_txn *card_tx; /* the card's attempts: earlier invoices', then those on the payment method to retry */
+    struct lab_past past[LAB_MAX_PAST_INVOICES * LAB_PAST_ATTEMPTS];
     struct nr_attempt *hist;
     buf json;
     struct lab_result *res;
@@ -218,10 +219,44 @@ static void take_invoice(struct run *r, size_t i, const struct rc_invoice *in, c
     v->closed_at = in->closed_at;
 }
 
+/* The card's attempts on the customer's earlier invoices, as the merchant
+ * forwarded them, into r->card_tx: the invoice's first transaction (same
+ * card, same customer) with the time and outcome of each. */
+static size_t past_txns(struct run *r, size_t i, const struct rc_txn *like)
+{
+    size_t n = lab_world_past(r->w, &r->pop[i], r->past);
+    for (size_t k = 0; k < n; k++) {
+        struct rc_txn *t = &r->card_tx[k];
+        *t = *like;
+        t->raw = NULL;
+        snprintf(t->transaction_id, sizeof t->transaction_id, "tx_%s_%u_past%zu", r->tag, r->pop[i].id, k);
+        snprintf(t->psp_transaction_id, sizeof t->psp_transaction_id, "ch_%s_%u_past%zu", r->tag, r->pop[i].id, k);
+        t->psp_created_at = r->past[k].at;
+        t->success = r->past[k].success;
+        str_copy(t->origin, sizeof t->origin, "merchant");
+        if (t->success) {
+            str_copy(t->raw_response_message, sizeof t->raw_response_message, "approved");
+            t->psp_response_message[0] = t->processor_response_code[0] = t->network_status[0] = '\0';
+            t->response_type[0] = '\0';
+        }
+    }
+    return n;
+}
+
 static void learn(struct run *r, size_t i, size_t nearlier, const struct rc_txn *t, int64_t at)
 {
     struct rc_model_features f;
-    rc_model_features_for(&f, r->tx, nearlier, t, lab_postal_code(r->w, &r->pop[i]), r->s->merchant_tz, at);
+    const char *postal = lab_postal_code(r->w, &r->pop[i]);
+    rc_model_features_for(&f, r->tx, nearlier, t, postal, r->s->merchant_tz, at);
+    /* The card's history: its earlier invoices (the first transaction of
+     * this one shows the card as it was) and this invoice's attempts. */
+    const struct rc_txn *like = nearlier ? &r->tx[0] : t;
+    size_t nc = past_txns(r, i, like);
+    for (size_t k = 0; k < nearlier; k++)
+        if (strcmp(r->tx[k].payment_method_id, like->payment_method_id) == 0)
+            r->card_tx[nc++] = r->tx[k];
+    if (strcmp(t->payment_method_id, like->payment_method_id) == 0)
+        rc_model_features_card(&f, r->card_tx, nc, rc_model_zone(t, postal, r->s->merchant_tz), at);
     rc_model_learn(r->model, r->s->merchant_id, &f, t->success);
     r->learned++;
 }
@@ -375,7 +410,8 @@ static int plan(struct run *r, size_t i, int64_t now)
     size_t n = fill_txns(r, i, v->natt);
     char pm[RC_ID_MAX];
     lab_payment_method_id(c, r->tag, v->has_pm_update, pm, sizeof pm);
-    size_t nc = 0;
+    /* The earlier invoices were paid with the card the renewal used. */
+    size_t nc = strcmp(r->tx[0].payment_method_id, pm) == 0 ? past_txns(r, i, &r->tx[0]) : 0;
     for (size_t k = 0; k < n; k++)
         if (strcmp(r->tx[k].payment_method_id, pm) == 0)
             r->card_tx[nc++] = r->tx[k];
@@ -582,7 +618,7 @@ static int run_init(struct run *r, const struct lab_world *w, const struct lab_c
     r->inv = calloc(n ? n : 1, sizeof *r->inv);
     r->pool = calloc((n ? n : 1) * r->per_inv, sizeof *r->pool);
     r->tx = calloc(r->per_inv + 1, sizeof *r->tx);
-    r->card_tx = calloc(r->per_inv + 1, sizeof *r->card_tx);
+    r->card_tx = calloc(r->per_inv + 1 + LAB_MAX_PAST_INVOICES * LAB_PAST_ATTEMPTS, sizeof *r->card_tx);
     r->hist = calloc(r->per_inv + 2, sizeof *r->hist);
     r->days = calloc(n ? n : 1, sizeof *r->days);
     if (!r->inv || !r->pool || !r->tx || !r->card_tx || !r->hist || !r->days) {

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/money.h"
 #include "core/timefmt.h"
+#include "lab/strategies.h"
 #include "recover/localtime.h"
 
 uint64_t lab_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
@@ -65,7 +66,8 @@ int lab_world_init(struct lab_world *w, const struct lab_scenario *s, uint64_t s
     w->s = s;
     w->seed = seed;
     /* From the warm-up month's pay days to the end of the last window. */
-    int64_t t0 = floor_div(s->start_ms, LAB_DAY_MS) * LAB_DAY_MS - (s->spread_days + 14 + 45) * LAB_DAY_MS;
+    int64_t t0 = floor_div(s->start_ms, LAB_DAY_MS) * LAB_DAY_MS - (s->spread_days + 14 + 45) * LAB_DAY_MS -
+                 s->card_history * 30 * LAB_DAY_MS;
     int64_t t1 = s->start_ms + (s->spread_days + s->dunning_days + 20) * LAB_DAY_MS;
     for (size_t i = 0; i < s->nregions; i++) {
         int k = add_zone(w, s->regions[i].zone, t0, t1);
@@ -216,6 +218,75 @@ static void fill_funds(const struct lab_world *w, struct lab_customer *c, const 
     }
 }
 
+/* Money on the account at t under pay rule p: for the months before the
+ * failure, which the customer's funds table does not cover. */
+static int funds_by_rule(const struct lab_world *w, const struct lab_customer *c, const struct pay_rule *p, int64_t t)
+{
+    int zone = w->region_zone[c->region];
+    int64_t d1 = floor_div(t, LAB_DAY_MS) + 1;
+    for (int64_t d = d1 - 32; d <= d1; d++) {
+        if (!is_payday(p, d))
+            continue;
+        int64_t local_midnight = d * LAB_DAY_MS;
+        int64_t a = local_midnight - (int64_t)offset_at(w, zone, local_midnight) * 60000 + p->arrival_ms;
+        if (t >= a && t < a + p->last_ms)
+            return 1;
+    }
+    return 0;
+}
+
+/* The period between renewals of the earlier invoices. */
+#define PAST_PERIOD (30 * LAB_DAY_MS)
+
+static int64_t past_attempt_at(const struct lab_customer *c, int k, int j)
+{
+    return c->fail_at - (int64_t)(k + 1) * PAST_PERIOD + (j ? lab_fixed_offset(LAB_FIXED_8_IN_14, j - 1) : 0);
+}
+
+/* The customer's earlier invoices: renewed a month apart at the same
+ * time of day; a customer short of money then was retried on the
+ * merchant's previous schedule (8 in 14 days) until a retry met money on
+ * the account and the chance said yes. Other customers paid at once: their
+ * trouble is this month's. */
+static void past_invoices(const struct lab_world *w, int stream, struct lab_customer *c, const struct pay_rule *p)
+{
+    const struct lab_scenario *s = w->s;
+    for (int k = 0; k < LAB_MAX_PAST_INVOICES; k++) {
+        c->past_failed[k] = 0;
+        if (c->type != LAB_INSUFFICIENT_FUNDS || k >= s->card_history)
+            continue;
+        int j = 0;
+        for (; j < LAB_PAST_ATTEMPTS; j++) {
+            int64_t t = past_attempt_at(c, k, j);
+            if (!funds_by_rule(w, c, p, t))
+                continue;
+            if (j == 0)
+                break; /* money at the renewal: it went through */
+            int64_t day;
+            int h = (int)local_hour(w, c, t, &day);
+            double chance = s->funds_success * (c->debit ? s->debit_hour_factors[h] : s->hour_factors[h]);
+            if (lab_unit(lab_hash(w->seed ^ 0x5851F42D4C957F2DULL, (uint64_t)stream * 8 + (uint64_t)k, c->id,
+                                  (uint64_t)j)) < chance)
+                break;
+        }
+        c->past_failed[k] = (uint8_t)j;
+    }
+}
+
+size_t lab_world_past(const struct lab_world *w, const struct lab_customer *c, struct lab_past *out)
+{
+    size_t n = 0;
+    int64_t ks = w->s->card_history < LAB_MAX_PAST_INVOICES ? w->s->card_history : LAB_MAX_PAST_INVOICES;
+    for (int k = (int)ks - 1; k >= 0; k--) {
+        int failed = c->past_failed[k];
+        for (int j = 0; j < failed; j++)
+            out[n++] = (struct lab_past){past_attempt_at(c, k, j), 0};
+        if (failed < LAB_PAST_ATTEMPTS)
+            out[n++] = (struct lab_past){past_attempt_at(c, k, failed), 1};
+    }
+    return n;
+}
+
 static void make_customer(const struct lab_world *w, int stream, uint32_t id, int64_t from_ms, int64_t span_ms,
                           struct lab_customer *c)
 {
@@ -279,6 +350,7 @@ static void make_customer(const struct lab_world *w, int stream, uint32_t id, in
                     c->fail_at = c->funds_to[i];
             }
         fill_funds(w, c, &p, c->fail_at, c->fail_at + horizon);
+        past_invoices(w, stream, c, &p);
     }
 
     c->cancel_at = LAB_NEVER;

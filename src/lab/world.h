@@ -20,6 +20,11 @@
 #define LAB_DAY_MS (24 * LAB_HOUR_MS)
 #define LAB_NEVER INT64_MAX
 #define LAB_MAX_FUNDS 16
+/* Earlier invoices of a customer the merchant forwarded (scenario
+ * card_history), and attempts on each: the renewal and the previous
+ * schedule's 8 retries. */
+#define LAB_MAX_PAST_INVOICES 3
+#define LAB_PAST_ATTEMPTS 9
 
 struct lab_customer {
     uint32_t id;     /* unique within its population; names the ids sent */
@@ -44,6 +49,16 @@ struct lab_customer {
     double generic_mult;
     int64_t funds_from[LAB_MAX_FUNDS]; /* money on the account in [from, to) */
     int64_t funds_to[LAB_MAX_FUNDS];
+    /* Earlier invoice k (0: a month before the failed renewal, 1: two
+     * months, ...): how many of its attempts failed before one went
+     * through (LAB_PAST_ATTEMPTS: none did). */
+    uint8_t past_failed[LAB_MAX_PAST_INVOICES];
+};
+
+/* One attempt on an earlier invoice of the same card. */
+struct lab_past {
+    int64_t at;
+    int success;
 };
 
 /* UTC offsets of a zone, hour by hour over the simulated span, so that the
@@ -81,6 +96,12 @@ void lab_world_local(const struct lab_world *w, const struct lab_customer *c, in
 int lab_world_funds(const struct lab_customer *c, int64_t t);
 /* The replacement card is on file at t. */
 int lab_world_new_card(const struct lab_customer *c, int64_t t);
+
+/* The card's attempts on the customer's earlier invoices (scenario
+ * card_history of them, a month apart before the failed renewal), oldest
+ * first, into out (room for LAB_MAX_PAST_INVOICES * LAB_PAST_ATTEMPTS);
+ * returns how many. */
+size_t lab_world_past(const struct lab_world *w, const struct lab_customer *c, struct lab_past *out);
 
 /* The true chance that a retry at t succeeds, after `retries` retries of
  * the invoice, the latest failure at last_fail. 0 when nothing can

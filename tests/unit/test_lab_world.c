@@ -278,6 +278,64 @@ static void test_draws_are_shared_across_strategies(void **state)
     lab_world_free(&world);
 }
 
+/* The card's earlier invoices: a month apart before the failed renewal;
+ * customers short of money paid when their money was there (here Friday
+ * pay, spent within a day and a half, so Friday or Saturday), after the
+ * previous schedule's failed retries; other customers paid at the renewal.
+ * card_history 0 sends none. */
+static void test_card_history_follows_pay_days(void **state)
+{
+    (void)state;
+#define HISTORY_SCENARIO(N)                                                                                 \
+    "{\"name\":\"w\",\"invoices\":300,\"card_history\":" #N ",\"regions\":[{\"country\":\"GB\"}],"             \
+    "\"declines\":[{\"type\":\"insufficient_funds\",\"weight\":2},{\"type\":\"generic\"}],"                   \
+    "\"funds\":{\"pay_cycles\":{\"weekly\":1},\"pay_weekdays\":{\"friday\":1},\"arrival_hours\":[0,1],"          \
+    "\"last_days\":[1,1.4],\"success\":1},"                                                                         \
+    "\"hour_factors\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"                                            \
+    "\"debit_hour_factors\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}"
+    load(HISTORY_SCENARIO(2), 9);
+    struct lab_customer *pop = lab_population(&world, 0, 300, sc.start_ms, 28 * LAB_DAY_MS);
+    int recovered = 0;
+    for (size_t i = 0; i < 300; i++) {
+        const struct lab_customer *c = &pop[i];
+        struct lab_past past[LAB_MAX_PAST_INVOICES * LAB_PAST_ATTEMPTS];
+        size_t n = lab_world_past(&world, c, past);
+        int paid = 0;
+        for (size_t k = 0; k < n; k++) {
+            assert_true(past[k].at < c->fail_at - 15 * LAB_DAY_MS);
+            if (k)
+                assert_true(past[k].at > past[k - 1].at);
+            if (!past[k].success)
+                continue;
+            paid++;
+            if (c->type != LAB_INSUFFICIENT_FUNDS) {
+                assert_true(past[k].at == c->fail_at - (int64_t)(2 - k) * 30 * LAB_DAY_MS);
+                continue;
+            }
+            struct lab_local l;
+            lab_world_local(&world, c, past[k].at, &l);
+            if (l.wday != 5 && l.wday != 6)
+                fail_msg("customer %zu paid an earlier invoice on weekday %d", i, l.wday);
+            if (k > 0 && !past[k - 1].success)
+                recovered++;
+        }
+        if (c->type != LAB_INSUFFICIENT_FUNDS)
+            assert_int_equal(n, 2);
+        assert_true(paid <= 2);
+    }
+    assert_true(recovered > 50);
+    free(pop);
+    lab_world_free(&world);
+    load(HISTORY_SCENARIO(0), 9);
+    pop = lab_population(&world, 0, 50, sc.start_ms, 28 * LAB_DAY_MS);
+    for (size_t i = 0; i < 50; i++) {
+        struct lab_past past[LAB_MAX_PAST_INVOICES * LAB_PAST_ATTEMPTS];
+        assert_int_equal(lab_world_past(&world, &pop[i], past), 0);
+    }
+    free(pop);
+    lab_world_free(&world);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_population_is_a_function_of_the_seed),
         cmocka_unit_test(test_hidden_states),
         cmocka_unit_test(test_draws_are_shared_across_strategies),
+        cmocka_unit_test(test_card_history_follows_pay_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
