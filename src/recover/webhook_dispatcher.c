@@ -6,7 +6,10 @@
  * every transfer for an fsync. A recording thread takes every result that
  * finished while the previous batch was being written and stores them in
  * one transaction: one durable write for hundreds of deliveries, where a
- * write per delivery made the store's per-write costs the bottleneck. */
+ * write per delivery made the store's per-write costs the bottleneck.
+ * Twice as many deliveries are leased as may be in flight, so that while
+ * a claim or a batch of results is being written the sender still has
+ * deliveries to start. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -56,7 +59,11 @@ struct webhook_dispatcher {
     char owner[64];
     int64_t retry_interval_ms, retry_for_ms, expiry_s, lease_ms;
     long connect_timeout_ms, timeout_ms;
-    size_t nslots, claim_min;
+    /* concurrency transfers at most, out of nslots leased deliveries: the
+     * others are being signed or recorded, or wait for a free transfer,
+     * so that a claim's or a record's durable write does not leave the
+     * network idle. */
+    size_t concurrency, nslots, claim_min;
     struct delivery *slots;
     CURLM *multi;
     size_t inflight;
@@ -65,7 +72,7 @@ struct webhook_dispatcher {
     pthread_cond_t queued, slot_freed;
     struct delivery *free_list;
     size_t nfree;
-    struct delivery *ready; /* signed, for the sender to start */
+    struct delivery *ready, *ready_tail; /* signed, for the sender to start, oldest first */
     struct delivery *qhead, *qtail;
     int recorders_stop;
     pthread_t recorders[RECORDERS];
@@ -348,21 +355,31 @@ static void prepare_delivery(struct webhook_dispatcher *d, struct delivery *s, e
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->w.body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    s->next = NULL;
     pthread_mutex_lock(&d->mu);
-    s->next = d->ready;
-    d->ready = s;
+    if (d->ready_tail)
+        d->ready_tail->next = s;
+    else
+        d->ready = s;
+    d->ready_tail = s;
     pthread_mutex_unlock(&d->mu);
 }
 
-/* On the sending thread: hands what was prepared to curl. */
+/* On the sending thread: hands what was prepared to curl, oldest first,
+ * while fewer than concurrency transfers run. */
 static void start_ready(struct webhook_dispatcher *d)
 {
-    pthread_mutex_lock(&d->mu);
-    struct delivery *s = d->ready;
-    d->ready = NULL;
-    pthread_mutex_unlock(&d->mu);
-    while (s) {
-        struct delivery *next = s->next;
+    while (d->inflight < d->concurrency) {
+        pthread_mutex_lock(&d->mu);
+        struct delivery *s = d->ready;
+        if (s) {
+            d->ready = s->next;
+            if (!d->ready)
+                d->ready_tail = NULL;
+        }
+        pthread_mutex_unlock(&d->mu);
+        if (!s)
+            return;
         s->next = NULL;
         s->sent_ns = mono_ns();
         if (curl_multi_add_handle(d->multi, s->easy) != CURLM_OK) {
@@ -372,7 +389,6 @@ static void start_ready(struct webhook_dispatcher *d)
             s->in_multi = 1;
             d->inflight++;
         }
-        s = next;
     }
 }
 
@@ -484,6 +500,9 @@ static void *sender_main(void *arg)
         int running;
         curl_multi_perform(d->multi, &running);
         harvest(d);
+        /* The answers just in made room: waiting deliveries start now,
+         * not after the next poll. */
+        start_ready(d);
         /* woken early by curl_multi_wakeup when deliveries are ready */
         curl_multi_poll(d->multi, NULL, 0, 100, NULL);
     }
@@ -491,7 +510,16 @@ static void *sender_main(void *arg)
      * given back: released for the next start (or another node) without
      * counting an attempt. Answers already in are recorded as such. */
     harvest(d);
-    start_ready(d);
+    pthread_mutex_lock(&d->mu);
+    struct delivery *waiting = d->ready;
+    d->ready = d->ready_tail = NULL;
+    pthread_mutex_unlock(&d->mu);
+    while (waiting) {
+        struct delivery *s = waiting;
+        waiting = s->next;
+        s->give_back_only = 1;
+        enqueue_result(d, s);
+    }
     for (size_t i = 0; i < d->nslots; i++) {
         struct delivery *s = &d->slots[i];
         if (!s->in_multi)
@@ -602,19 +630,22 @@ int webhook_dispatcher_start(struct app *app)
     d->expiry_s = app->webhooks.expiry_s;
     d->connect_timeout_ms = (long)app->webhooks.connect_timeout_ms;
     d->timeout_ms = (long)app->webhooks.timeout_ms;
-    /* Long enough that a delivery's answer and its recording finish well
-     * within it; after a crash the deliveries are taken over once it passes. */
+    /* Long enough that a delivery's wait for a free transfer (at most one
+     * timeout: no more than concurrency deliveries wait ahead of it), its
+     * answer and its recording finish well within it; after a crash the
+     * deliveries are taken over once it passes. */
     d->lease_ms = 60000 + 2 * (int64_t)d->timeout_ms;
-    d->nslots = (size_t)app->webhooks.concurrency;
-    d->claim_min = d->nslots / 2 > CLAIM_MAX ? CLAIM_MAX : d->nslots / 2 ? d->nslots / 2 : 1;
+    d->concurrency = (size_t)app->webhooks.concurrency;
+    d->nslots = 2 * d->concurrency;
+    d->claim_min = d->concurrency / 2 > CLAIM_MAX ? CLAIM_MAX : d->concurrency / 2 ? d->concurrency / 2 : 1;
     d->slots = calloc(d->nslots, sizeof *d->slots);
     d->multi = curl_multi_init();
     if (!d->slots || !d->multi) {
         destroy(d);
         return -1;
     }
-    curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->nslots);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->nslots);
+    curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)d->concurrency);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->concurrency);
     for (size_t i = 0; i < d->nslots; i++) {
         struct delivery *s = &d->slots[i];
         if (!(s->easy = new_easy(d, s))) {

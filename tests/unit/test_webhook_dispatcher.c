@@ -649,13 +649,17 @@ static void many_answers_recorded_each_as_its_own(void **state)
     node_teardown(&n);
 }
 
-/* A stop while deliveries wait for their answers gives every one of them
- * back through the recorders, uncounted, so that the next start (or
- * another node) sends them at once instead of after the lease. */
+/* A stop while deliveries wait for their answers, or for a transfer to
+ * start in, gives every one of them back through the recorders,
+ * uncounted, so that the next start (or another node) sends them at once
+ * instead of after the lease. */
 static void a_stop_gives_back_what_waits_for_an_answer(void **state)
 {
     (void)state;
-    enum { N = 6 }; /* fewer than node_setup's concurrency: all are sent at once */
+    /* More than node_setup's concurrency of 8, and no more than the twice
+     * as many that a node leases: some wait in flight, the others for a
+     * free transfer. */
+    enum { N = 12 };
     struct node n;
     node_setup(&n);
     /* A merchant that takes the connection and never answers: the
