@@ -1,6 +1,6 @@
 #!/bin/bash
 # Webhook delivery benchmark: the dispatcher (claim under a lease, sign, send
-# through one curl multi handle, record each result durably) against nginx
+# through one curl multi handle, record the results durably in batches) against nginx
 # answering 200 on loopback, and as the reference of the same run the same
 # POSTs through one curl multi handle with no store at all. Method and
 # results: docs/benchmarks.md, "Webhook delivery".
@@ -98,20 +98,22 @@ OUT="$ROOT/bench/results/webhooks-$STAMP.md"
     echo "| reference: the same POSTs through one curl multi handle, no store | $RAW | 1.000 |"
     echo "| dispatcher: claim, sign, send, record (SQLite, fsync on) | $RATE | $(bench_ratio "$RATE" "$RAW") |"
     echo
-    echo "Dispatcher runs: $ALL_RATES deliveries/s; outbox filled in $(field "$MEDIAN_LINE" enqueue_s) s (median run)."
+    echo "Dispatcher runs: $ALL_RATES deliveries/s; reference runs:$RAW_RATES requests/s; outbox filled in $(field "$MEDIAN_LINE" enqueue_s) s (median run)."
     echo
     echo "CPU time per delivery of the whole driver process (all threads, user and system; it varies far less than"
     echo "throughput on a shared machine): dispatcher $CPU_MED us, reference $RAW_CPU_MED us"
     echo "(ratio $(bench_ratio "$CPU_MED" "$RAW_CPU_MED")). nginx's share is not included in either."
     echo
-    echo "A delivery's life in the median run: it waits for the claim of its batch, then for its answer (queued"
-    echo "behind up to $CONC others in flight), then for the durable write of its result (group commit, from"
-    echo "several recording threads). Mean time in each, and its share of their sum:"
+    echo "A delivery's life in the median run: it waits for the claim of its batch, then, signed, for a free"
+    echo "transfer (up to $CONC in flight; a node leases twice that), then for its answer, then for the durable"
+    echo "write of its result (in a batch of everything answered meanwhile). Mean time in each, and its share"
+    echo "of their sum:"
     echo
     echo "| part | mean | share |"
     echo "|---|---|---|"
     echo "| claim (a leased batch of up to 256; $(field "$MEDIAN_LINE" claim_calls) claims) | $(field "$MEDIAN_LINE" claim_ms) ms | $(pct "$(field "$MEDIAN_LINE" claim_share)") |"
+    echo "| wait for a free transfer | $(field "$MEDIAN_LINE" wait_ms) ms | $(pct "$(field "$MEDIAN_LINE" wait_share)") |"
     echo "| send (hand-over to curl until the answer) | $(field "$MEDIAN_LINE" send_ms) ms | $(pct "$(field "$MEDIAN_LINE" send_share)") |"
-    echo "| record (the result written durably) | $(field "$MEDIAN_LINE" record_ms) ms | $(pct "$(field "$MEDIAN_LINE" record_share)") |"
+    echo "| record (from the answer until its batch is durable) | $(field "$MEDIAN_LINE" record_ms) ms | $(pct "$(field "$MEDIAN_LINE" record_share)") |"
 } | tee "$OUT"
 say "written to $OUT"

@@ -174,20 +174,23 @@ static int dispatch(const char *db, const char *url, int n, int concurrency)
     }
     double elapsed = now_s() - start, cpu = cpu_s() - cpu0;
     webhook_dispatcher_stop(&app);
-    /* A delivery's life: it waits for its batch's claim, then for its
-     * answer, then for its result's durable write; the means of the
-     * three, and each one's share of their sum. */
+    /* A delivery's life: it waits for its batch's claim, then (signed)
+     * for a free transfer, then for its answer, then for its result's
+     * durable write; the means of the four, and each one's share of their
+     * sum. */
     double claim_ms = st.claim_calls ? st.claim_ns / 1e6 / (double)st.claim_calls : 0;
     double done = (double)(st.delivered + st.retried + st.failed);
     double send_ms = done > 0 ? st.send_ns / 1e6 / done : 0;
     double record_ms = done > 0 ? st.record_ns / 1e6 / done : 0;
-    double sum = claim_ms + send_ms + record_ms;
+    double wait_ms = done > 0 ? st.wait_ns / 1e6 / done : 0;
+    double sum = claim_ms + wait_ms + send_ms + record_ms;
     printf("RESULT mode=dispatch n=%d concurrency=%d delivered=%lld not_accepted=%lld failed=%lld elapsed_s=%.3f "
-           "rate=%.0f enqueue_s=%.3f claim_calls=%lld claim_ms=%.2f send_ms=%.2f record_ms=%.2f "
-           "claim_share=%.3f send_share=%.3f record_share=%.3f cpu_us=%.1f\n",
+           "rate=%.0f enqueue_s=%.3f claim_calls=%lld claim_ms=%.2f wait_ms=%.2f send_ms=%.2f record_ms=%.2f "
+           "claim_share=%.3f wait_share=%.3f send_share=%.3f record_share=%.3f cpu_us=%.1f\n",
            n, concurrency, (long long)st.delivered, (long long)st.retried, (long long)st.failed, elapsed,
-           st.delivered / elapsed, enqueue_s, (long long)st.claim_calls, claim_ms, send_ms, record_ms,
-           sum > 0 ? claim_ms / sum : 0, sum > 0 ? send_ms / sum : 0, sum > 0 ? record_ms / sum : 0,
+           st.delivered / elapsed, enqueue_s, (long long)st.claim_calls, claim_ms, wait_ms, send_ms, record_ms,
+           sum > 0 ? claim_ms / sum : 0, sum > 0 ? wait_ms / sum : 0, sum > 0 ? send_ms / sum : 0,
+           sum > 0 ? record_ms / sum : 0,
            done > 0 ? cpu * 1e6 / done : 0);
     store_close(app.store);
     clock_free(app.clock);

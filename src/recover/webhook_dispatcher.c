@@ -42,6 +42,7 @@ struct delivery {
     CURL *easy;
     struct curl_slist *headers;
     char curl_error[CURL_ERROR_SIZE];
+    int64_t ready_ns; /* when it was signed and queued for a transfer */
     int64_t sent_ns;
     int64_t done_ns; /* when it was handed to the recorders */
     long status;
@@ -78,7 +79,7 @@ struct webhook_dispatcher {
     pthread_t recorders[RECORDERS];
     int nrecorders;
 
-    atomic_llong claimed, delivered, retried, failed, claim_ns, send_ns, record_ns, claim_calls;
+    atomic_llong claimed, delivered, retried, failed, claim_ns, send_ns, record_ns, claim_calls, wait_ns;
 };
 
 static int64_t mono_ns(void)
@@ -356,6 +357,7 @@ static void prepare_delivery(struct webhook_dispatcher *d, struct delivery *s, e
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->w.body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     s->next = NULL;
+    s->ready_ns = mono_ns();
     pthread_mutex_lock(&d->mu);
     if (d->ready_tail)
         d->ready_tail->next = s;
@@ -382,6 +384,7 @@ static void start_ready(struct webhook_dispatcher *d)
             return;
         s->next = NULL;
         s->sent_ns = mono_ns();
+        atomic_fetch_add(&d->wait_ns, s->sent_ns - s->ready_ns);
         if (curl_multi_add_handle(d->multi, s->easy) != CURLM_OK) {
             str_copy(s->error, sizeof s->error, "cannot start the request");
             enqueue_result(d, s);
@@ -741,4 +744,5 @@ void webhook_dispatcher_stats(struct app *app, struct webhook_dispatcher_stats *
     out->send_ns = atomic_load(&d->send_ns);
     out->record_ns = atomic_load(&d->record_ns);
     out->claim_calls = atomic_load(&d->claim_calls);
+    out->wait_ns = atomic_load(&d->wait_ns);
 }

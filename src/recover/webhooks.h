@@ -57,10 +57,11 @@ void rc_webhook_after_attempt(struct rc_webhook *w, long status, const char *err
  * claiming due deliveries, sending them (from hand-over to curl until the
  * answer, summed over deliveries, so concurrent sends overlap), and
  * recording results (from the answer until its result is durable, summed
- * over deliveries). */
+ * over deliveries); wait_ns sums each delivery's wait, once signed, for a
+ * free transfer. */
 struct webhook_dispatcher_stats {
     int64_t claimed, delivered, retried, failed;
-    int64_t claim_ns, send_ns, record_ns, claim_calls;
+    int64_t claim_ns, send_ns, record_ns, claim_calls, wait_ns;
 };
 void webhook_dispatcher_stats(struct app *app, struct webhook_dispatcher_stats *out);
 
