@@ -173,6 +173,14 @@ static void record_batch(struct webhook_dispatcher *d, struct delivery **batch, 
         rows[i] = &s->w;
     }
     enum store_rc rc = app->store->recover->webhook_results(app->store, rows, n, rcs);
+    if (rc != STORE_OK) {
+        /* One result the store cannot take (a value it rejects) would
+         * otherwise fail every batch it comes back in, and with it every
+         * delivery next to it: each is tried on its own. */
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = app->store->recover->webhook_result(app->store, rows[i]);
+        rc = STORE_OK;
+    }
     int64_t t1 = mono_ns();
     long long waited = 0;
     for (size_t i = 0; i < n; i++) {
@@ -615,7 +623,7 @@ static void destroy(struct webhook_dispatcher *d)
 int webhook_dispatcher_start(struct app *app)
 {
     const struct store_recover_ops *ops = app->store->recover;
-    if (!ops || !ops->webhooks_claim || !ops->webhook_results || !ops->webhook_next_due) {
+    if (!ops || !ops->webhooks_claim || !ops->webhook_results || !ops->webhook_result || !ops->webhook_next_due) {
         log_warn("webhook delivery is not available on the %s store: webhooks stay in the outbox",
                  app->store->ops->backend);
         return 0;

@@ -706,6 +706,48 @@ static void a_stop_gives_back_what_waits_for_an_answer(void **state)
     node_teardown(&n);
 }
 
+static enum store_rc refuse_batches(store *s, const struct rc_webhook *const *w, size_t n, enum store_rc *rcs)
+{
+    (void)s;
+    (void)w;
+    (void)n;
+    (void)rcs;
+    return STORE_ERROR;
+}
+
+/* A batch the store refuses as a whole (one value it cannot take fails
+ * the transaction) is recorded one delivery at a time, so that the
+ * others are not sent again and again with it. */
+static void a_refused_batch_is_recorded_one_by_one(void **state)
+{
+    (void)state;
+    enum { N = 5 };
+    struct node n;
+    node_setup(&n);
+    const struct store_recover_ops *real = n.app.store->recover;
+    struct store_recover_ops ops = *real;
+    ops.webhook_results = refuse_batches;
+    n.app.store->recover = &ops;
+    char url[128], ids[N][33];
+    url_of(&n, url, sizeof url);
+    for (int i = 0; i < N; i++) {
+        char invoice[32];
+        snprintf(invoice, sizeof invoice, "in_r%d", i);
+        add_invoice(&n, "m1", invoice);
+        enqueue(&n, "m1", invoice, url, 7 * 24 * HOUR, ids[i]);
+    }
+    assert_int_equal(webhook_dispatcher_start(&n.app), 0);
+    struct rc_webhook w;
+    for (int i = 0; i < N; i++) {
+        wait_state(&n, "m1", ids[i], "delivered", &w);
+        assert_int_equal(w.attempts, 1);
+    }
+    assert_int_equal(received(&n.rx), N);
+    webhook_dispatcher_stop(&n.app);
+    n.app.store->recover = real;
+    node_teardown(&n);
+}
+
 int main(void)
 {
     crypto_init();
@@ -719,6 +761,7 @@ int main(void)
         cmocka_unit_test(deliveries_survive_a_restart_and_a_dead_node),
         cmocka_unit_test(many_answers_recorded_each_as_its_own),
         cmocka_unit_test(a_stop_gives_back_what_waits_for_an_answer),
+        cmocka_unit_test(a_refused_batch_is_recorded_one_by_one),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
