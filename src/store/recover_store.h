@@ -407,7 +407,8 @@ struct store_recover_ops {
      * for many results. rcs[i] is w[i]'s answer (OK, STATE, NOT_FOUND), as
      * webhook_result would give it; a delivery refused that way changes
      * nothing and does not stop the others. Any other return than STORE_OK
-     * means that none was recorded (rcs then undefined). */
+     * means that none was recorded (rcs then undefined). A delivery may
+     * appear once per call. */
     enum store_rc (*webhook_results)(store *s, const struct rc_webhook *const *w, size_t n, enum store_rc *rcs);
     /* A merchant's deliveries (both environments), newest first (by
      * created_at); state and invoice_id filter when not NULL; at most limit

@@ -2816,7 +2816,8 @@ static void recover_webhook_results_batch(void **state)
     /* given up */
     str_copy(r[2].state, sizeof r[2].state, "failed");
     r[2].attempts = 1;
-    str_copy(r[2].last_error, sizeof r[2].last_error, "Connection refused");
+    /* quotes, a backslash and non-ASCII text come back as they were */
+    str_copy(r[2].last_error, sizeof r[2].last_error, "refused by \"h\xc3\xb4te\\1\"");
     r[2].next_attempt_at = 1100;
     /* reported by a dispatcher that does not hold the lease */
     str_copy(r[3].state, sizeof r[3].state, "delivered");
@@ -2854,7 +2855,7 @@ static void recover_webhook_results_batch(void **state)
     assert_int_equal(s->recover->webhook_get(s, "m1", r[2].webhook_id, &one), STORE_OK);
     assert_string_equal(one.state, "failed");
     assert_int_equal(one.attempts, 1);
-    assert_string_equal(one.last_error, "Connection refused");
+    assert_string_equal(one.last_error, "refused by \"h\xc3\xb4te\\1\"");
     assert_string_equal(one.lease_owner, "");
     free(one.body);
     /* The refused one is untouched: still pending under d1's lease. */

@@ -752,19 +752,81 @@ struct results_args {
     enum store_rc *rcs;
 };
 
-/* One prepared UPDATE per delivery, all in one transaction: the commit,
- * not the statements, is what costs. Safe to repeat after a conflict:
- * each answer is written afresh. */
+/* The results as one JSON array, sent as one parameter: the whole batch is
+ * one statement, one round trip, however many deliveries it holds. */
+static void results_json(buf *j, const struct results_args *a)
+{
+    buf_putc(j, '[');
+    for (size_t i = 0; i < a->n; i++) {
+        const struct rc_webhook *w = a->w[i];
+        buf_printf(j, "%s{\"i\":%zu,\"m\":", i ? "," : "", i);
+        buf_put_json_string(j, w->merchant_id);
+        buf_puts(j, ",\"w\":");
+        buf_put_json_string(j, w->webhook_id);
+        buf_puts(j, ",\"s\":");
+        buf_put_json_string(j, w->state);
+        buf_puts(j, ",\"a\":");
+        buf_put_i64(j, w->attempts);
+        buf_puts(j, ",\"n\":");
+        buf_put_i64(j, w->next_attempt_at);
+        buf_puts(j, ",\"ls\":");
+        buf_put_i64(j, w->last_status);
+        buf_puts(j, ",\"le\":");
+        if (w->last_error[0])
+            buf_put_json_string(j, w->last_error);
+        else
+            buf_puts(j, "null");
+        buf_puts(j, ",\"d\":");
+        buf_put_i64(j, w->delivered_at);
+        buf_puts(j, ",\"o\":");
+        buf_put_json_string(j, w->lease_owner);
+        buf_putc(j, '}');
+    }
+    buf_putc(j, ']');
+}
+
+/* Each delivery is updated only under its own lease, as webhook_result
+ * does; the rows not updated are then told apart (another lease, or
+ * unknown) in the same statement. Safe to repeat after a conflict: every
+ * answer is written afresh. */
 static enum store_rc webhook_results_fn(pg_conn *c, void *arg)
 {
     const struct results_args *a = arg;
-    for (size_t i = 0; i < a->n; i++) {
-        enum store_rc rc = webhook_result_fn(c, (void *)a->w[i]);
-        if (rc != STORE_OK && rc != STORE_STATE && rc != STORE_NOT_FOUND)
-            return rc;
-        a->rcs[i] = rc;
+    buf j;
+    buf_init(&j);
+    results_json(&j, a);
+    if (j.oom) {
+        buf_free(&j);
+        return STORE_ERROR;
     }
-    return STORE_OK;
+    struct pg_params p;
+    pp_init(&p);
+    pp_text(&p, buf_cstr(&j));
+    PGresult *r = pg_run(c, "WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(i integer, m text, "
+                            "w text, s text, a bigint, n bigint, ls bigint, le text, d bigint, o text)), "
+                            "u AS (UPDATE rc_webhooks AS h SET state = r.s, attempts = r.a, next_attempt_at = r.n, "
+                            "last_status = r.ls, last_error = r.le, delivered_at = r.d, lease_owner = NULL, "
+                            "lease_until = NULL FROM r WHERE h.merchant_id = r.m AND h.webhook_id = r.w AND "
+                            "h.lease_owner = r.o RETURNING r.i) "
+                            "SELECT r.i, u.i IS NOT NULL, EXISTS (SELECT 1 FROM rc_webhooks x WHERE x.merchant_id = r.m "
+                            "AND x.webhook_id = r.w) FROM r LEFT JOIN u ON u.i = r.i",
+                         &p);
+    buf_free(&j);
+    if (!r)
+        return STORE_ERROR;
+    enum store_rc rc = PQntuples(r) == (int)a->n ? STORE_OK : STORE_ERROR;
+    for (int row = 0; rc == STORE_OK && row < PQntuples(r); row++) {
+        int64_t i = pg_col_i64(r, row, 0);
+        if (i < 0 || (size_t)i >= a->n) {
+            rc = STORE_ERROR;
+            break;
+        }
+        a->rcs[i] = PQgetvalue(r, row, 1)[0] == 't'   ? STORE_OK
+                    : PQgetvalue(r, row, 2)[0] == 't' ? STORE_STATE
+                                                      : STORE_NOT_FOUND;
+    }
+    PQclear(r);
+    return rc;
 }
 
 enum store_rc pg_webhook_results(store *s, const struct rc_webhook *const *w, size_t n, enum store_rc *rcs)
