@@ -292,10 +292,15 @@ static void latency(int n)
                                       .attempts = (int)(rnd() % 5), .since_first_failure_ms = rnd() % (20 * 24) * HOUR_MS,
                                       .local_hour = (int)(rnd() % 24), .local_wday = (int)(rnd() % 7),
                                       .local_mday = 1 + (int)(rnd() % 28)};
+        if (i % 2) {
+            f.local_day = 20000 + (int64_t)(rnd() % 60);
+            f.paid_local_day = f.local_day - 14 - (int64_t)(rnd() % 28);
+            f.paid_mday = 1 + (int)(rnd() % 28);
+        }
         rc_model_learn(m, mid, &f, unif() < (f.local_wday == 5 ? 0.4 : 0.1));
     }
     double *lat = malloc(sizeof(double) * (size_t)n), *ref = malloc(sizeof(double) * (size_t)n);
-    static struct rc_txn txns[MAXT];
+    static struct rc_txn txns[MAXT], card[MAXT + 2];
     struct rc_invoice inv;
     memset(&inv, 0, sizeof inv);
     inv.has_dunning_started = 1;
@@ -309,11 +314,20 @@ static void latency(int n)
             txns[k] = mk_txn(failed_at + (int64_t)k * 2 * DAY_MS, reasons[reason], 0, k ? "recover" : "merchant",
                              country);
         int64_t now = txns[nt - 1].psp_created_at + MIN_MS;
+        /* Half the cards have an earlier invoice, declined and paid three
+         * days later: the model then reads the card's own pay day too. */
+        size_t nc = 0;
+        if (i % 2) {
+            card[nc++] = mk_txn(failed_at - 30 * DAY_MS, reasons[0], 0, "merchant", country);
+            card[nc++] = mk_txn(failed_at - 27 * DAY_MS, "approved", 1, "merchant", country);
+        }
+        memcpy(&card[nc], txns, nt * sizeof *txns);
+        nc += nt;
         char mid[16];
         snprintf(mid, sizeof mid, "m%u", rnd() % 50);
         struct rc_plan_input in = {.merchant_id = mid, .dunning_days = 30, .max_retries = 12,
                                    .merchant_tz = "America/New_York", .invoice = &inv, .txns = txns, .ntxns = nt,
-                                   .card_txns = txns, .ncard_txns = nt, .payment_method_id = "pm_1",
+                                   .card_txns = card, .ncard_txns = nc, .payment_method_id = "pm_1",
                                    .postal_code = postals[country], .recover_attempts = (int64_t)nt - 1, .now = now,
                                    .rules = &nr_default_rules, .model = m};
         struct rc_decision d;
@@ -323,7 +337,7 @@ static void latency(int n)
         retries += strcmp(d.action, RC_ACTION_RETRY) == 0;
         /* The reference: the network-rules check every planner makes. */
         struct nr_attempt h[MAXT];
-        size_t nh = nr_history_from_txns(txns, nt, "pm_1", h, MAXT);
+        size_t nh = nr_history_from_txns(card, nc, "pm_1", h, MAXT);
         struct nr_request q = {.scheme = nr_scheme_from_name(txns[0].scheme), .history = h, .nhistory = nh,
                                .initiator = NR_MIT, .proposed_at_ms = now};
         q.decline.declined_at_ms = txns[nt - 1].psp_created_at;
