@@ -3,7 +3,10 @@
  * them, with a planner decision), then one dispatcher sends them all and
  * the time until the last result is recorded is measured.
  *
- *   driver dispatch DB_PATH URL N CONCURRENCY   the dispatcher, store and all
+ *   driver dispatch DB URL N CONCURRENCY        the dispatcher, store and all;
+ *                                               DB is a SQLite file, or a
+ *                                               postgresql:// URL of an
+ *                                               empty database
  *   driver raw URL N CONCURRENCY                the same requests through one
  *                                               curl multi handle, no store
  *                                               (the reference of the run)
@@ -147,9 +150,10 @@ static int dispatch(const char *db, const char *url, int n, int concurrency)
     memset(&app, 0, sizeof app);
     app.clock = clock_new_real();
     randombytes_buf(app.card_key, sizeof app.card_key);
-    struct store_options opt = {.sqlite_path = db, .commit_batch_max = 512};
+    int pg = strncmp(db, "postgres", 8) == 0;
+    struct store_options opt = {.sqlite_path = db, .commit_batch_max = 512, .database_url = db, .pg_pool_size = 16};
     char err[256];
-    if (!(app.store = store_open("sqlite", &opt, err, sizeof err)))
+    if (!(app.store = store_open(pg ? "postgres" : "sqlite", &opt, err, sizeof err)))
         die(err);
     setup_merchant(&app);
     double t0 = now_s();
