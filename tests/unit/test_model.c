@@ -494,6 +494,23 @@ static void test_learns_pay_day_from_card_history(void **state)
     b.local_day = base_day + 20;
     double pa = rc_model_predict(m, "m1", &a), pb = rc_model_predict(m, "m1", &b);
     assert_memory_equal(&pa, &pb, sizeof pa);
+    /* What was learned is saved and loaded with the rest. */
+    buf g, bm;
+    buf_init(&g);
+    buf_init(&bm);
+    assert_int_equal(rc_model_save(m, NULL, &g), 0);
+    assert_int_equal(rc_model_save(m, "m1", &bm), 0);
+    rc_model *copy = rc_model_new();
+    assert_int_equal(rc_model_load(copy, NULL, g.data, g.len), 0);
+    assert_int_equal(rc_model_load(copy, "m1", bm.data, bm.len), 0);
+    a.paid_local_day = base_day;
+    a.paid_mday = 1 + (int)(base_day % 28);
+    double before = rc_model_predict(m, "m1", &a), after = rc_model_predict(copy, "m1", &a);
+    assert_memory_equal(&before, &after, sizeof before);
+    assert_true(before > 0.4);
+    buf_free(&g);
+    buf_free(&bm);
+    rc_model_free(copy);
     rc_model_free(m);
 }
 
