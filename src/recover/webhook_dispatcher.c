@@ -5,11 +5,12 @@
  * writes, so none of them happens on the sending thread, which would stop
  * every transfer for an fsync. A recording thread takes every result that
  * finished while the previous batch was being written and stores them in
- * one transaction: one durable write for hundreds of deliveries, where a
- * write per delivery made the store's per-write costs the bottleneck.
- * Twice as many deliveries are leased as may be in flight, so that while
- * a claim or a batch of results is being written the sender still has
- * deliveries to start. */
+ * one transaction: one durable write for up to hundreds of deliveries
+ * instead of one each. Twice as many deliveries are leased as may be in
+ * flight, so that while a claim or a batch of results is being written
+ * the sender still has deliveries to start: otherwise the slots waiting
+ * on the store count against the transfers and the network idles during
+ * every write. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -172,23 +173,20 @@ static void record_batch(struct webhook_dispatcher *d, struct delivery **batch, 
             rc_webhook_after_attempt(&s->w, s->status, s->error, now, d->retry_interval_ms);
         rows[i] = &s->w;
     }
-    enum store_rc rc = app->store->recover->webhook_results(app->store, rows, n, rcs);
-    if (rc != STORE_OK) {
+    if (app->store->recover->webhook_results(app->store, rows, n, rcs) != STORE_OK) {
         /* One result the store cannot take (a value it rejects) would
          * otherwise fail every batch it comes back in, and with it every
          * delivery next to it: each is tried on its own. */
         for (size_t i = 0; i < n; i++)
             rcs[i] = app->store->recover->webhook_result(app->store, rows[i]);
-        rc = STORE_OK;
     }
     int64_t t1 = mono_ns();
     long long waited = 0;
     for (size_t i = 0; i < n; i++) {
         struct delivery *s = batch[i];
         waited += t1 - s->done_ns;
-        enum store_rc one = rc == STORE_OK ? rcs[i] : rc;
-        if (one != STORE_OK)
-            not_recorded(s, one);
+        if (rcs[i] != STORE_OK)
+            not_recorded(s, rcs[i]);
         else if (!s->give_back_only)
             count_result(d, s);
     }
