@@ -19,9 +19,10 @@
 #include "recover/retries.h"
 #include "recover/webhooks.h"
 
-/* The longest window any card-network cap counts over (30 days), and a day
- * more so that an attempt at its edge is not missed. */
-#define CARD_HISTORY_MS (31LL * 86400 * 1000)
+/* Two months of the card's attempts: the caps count over 30 days at most,
+ * and the model's pay-day feature needs last month's recovered payment,
+ * which a monthly pay cycle puts up to a month plus its dunning back. */
+#define CARD_HISTORY_MS (62LL * 86400 * 1000)
 
 void rc_attempt_id(const char *merchant_id, const char *env, const char *invoice_id, int64_t attempt_no,
                    char out[33])
@@ -48,6 +49,17 @@ void recover_learn_outcome(struct app *app, const struct rc_settings *st, const 
         return;
     struct rc_model_features f;
     rc_model_features_for(&f, earlier, nearlier, outcome, "", st->timezone, outcome->psp_created_at);
+    /* The card's earlier payments say when its holder's money arrives; the
+     * planner predicts with them, so the model must learn with them too. */
+    const struct store_recover_ops *ops = app->store->recover;
+    struct rc_txn *card = NULL;
+    size_t ncard = 0;
+    if (outcome->payment_method_id[0] && ops->card_txns &&
+        ops->card_txns(app->store, inv->merchant_id, inv->env, outcome->payment_method_id,
+                       outcome->psp_created_at - CARD_HISTORY_MS, &card, &ncard) == STORE_OK) {
+        rc_model_features_card(&f, card, ncard, rc_model_zone(outcome, "", st->timezone), outcome->psp_created_at);
+        rc_txns_free(card, ncard);
+    }
     rc_model_learn(app->model, inv->merchant_id, &f, outcome->success);
 }
 
