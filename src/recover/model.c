@@ -511,6 +511,11 @@ struct scope {
     size_t cap, n;
     int64_t count;
     int dirty;
+    /* The blob last synced with the store (NULL: none yet): what this
+     * node learned since is the current state minus it. */
+    unsigned char *base;
+    size_t base_len;
+    int64_t version; /* the store's version of that blob */
 };
 
 struct rc_model {
@@ -519,6 +524,9 @@ struct rc_model {
     double *g2; /* global squared-gradient sums */
     int64_t count;
     int dirty;
+    unsigned char *base; /* the global scope's, as a merchant scope's */
+    size_t base_len;
+    int64_t version;
     struct scope **scopes; /* open addressing by merchant id */
     size_t scap, sn;
 };
@@ -594,6 +602,7 @@ static void scope_free(struct scope *s)
     free(s->keys);
     free(s->w);
     free(s->g2);
+    free(s->base);
     free(s);
 }
 
@@ -670,6 +679,7 @@ void rc_model_free(rc_model *m)
     free(m->scopes);
     free(m->w);
     free(m->g2);
+    free(m->base);
     pthread_rwlock_destroy(&m->lock);
     free(m);
 }
@@ -922,9 +932,9 @@ static uint64_t bytes_fnv(const unsigned char *p, size_t n)
 #define HEADER_LEN (4 + 4 + 4 + 4 + 8 + 4)
 #define ENTRY_LEN (4 + 8 + 8)
 
-int rc_model_save(rc_model *m, const char *merchant_id, buf *out)
+/* Appends the scope's blob to out; the caller holds the lock. */
+static int save_locked(rc_model *m, const char *merchant_id, buf *out)
 {
-    pthread_rwlock_rdlock(&m->lock);
     size_t start = out->len;
     const struct scope *s = merchant_id ? merchant_find(m, merchant_id) : NULL;
     buf_append(out, BLOB_MAGIC, 4);
@@ -957,28 +967,77 @@ int rc_model_save(rc_model *m, const char *merchant_id, buf *out)
             put_f64(out, s->g2[j]);
         }
     }
-    pthread_rwlock_unlock(&m->lock);
     if (out->oom)
         return -1;
     put_u64(out, bytes_fnv((const unsigned char *)out->data + start, out->len - start));
     return out->oom ? -1 : 0;
 }
 
-int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t len)
+int rc_model_save(rc_model *m, const char *merchant_id, buf *out)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    int rc = save_locked(m, merchant_id, out);
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+struct blob_view {
+    int64_t count;
+    uint32_t n;
+    const unsigned char *e; /* the first entry */
+};
+
+static int blob_parse(const void *blob, size_t len, int merchant, struct blob_view *v)
 {
     const unsigned char *p = blob;
     if (!p || len < HEADER_LEN + 8 || memcmp(p, BLOB_MAGIC, 4) != 0 || get_u32(p + 4) != BLOB_VERSION ||
-        get_u32(p + 8) != (merchant_id ? 1u : 0u) || get_u32(p + 12) != NBITS)
+        get_u32(p + 8) != (merchant ? 1u : 0u) || get_u32(p + 12) != NBITS)
         return -1;
-    uint64_t count = get_u64(p + 16);
-    uint32_t n = get_u32(p + 24);
-    if (n > NW || len != HEADER_LEN + (size_t)n * ENTRY_LEN + 8 ||
+    v->count = (int64_t)get_u64(p + 16);
+    v->n = get_u32(p + 24);
+    if (v->n > NW || len != HEADER_LEN + (size_t)v->n * ENTRY_LEN + 8 ||
         bytes_fnv(p, len - 8) != get_u64(p + len - 8))
         return -1;
-    const unsigned char *e = p + HEADER_LEN;
-    for (uint32_t i = 0; i < n; i++)
-        if (get_u32(e + (size_t)i * ENTRY_LEN) >= NW)
+    v->e = p + HEADER_LEN;
+    for (uint32_t i = 0; i < v->n; i++)
+        if (get_u32(v->e + (size_t)i * ENTRY_LEN) >= NW)
             return -1;
+    return 0;
+}
+
+/* The merge walks entries in index order, as save writes them. */
+static int blob_parse_sorted(const void *blob, size_t len, int merchant, struct blob_view *v)
+{
+    if (blob_parse(blob, len, merchant, v) != 0)
+        return -1;
+    for (uint32_t i = 1; i < v->n; i++)
+        if (get_u32(v->e + (size_t)i * ENTRY_LEN) <= get_u32(v->e + (size_t)(i - 1) * ENTRY_LEN))
+            return -1;
+    return 0;
+}
+
+static int set_base(unsigned char **base, size_t *base_len, const void *blob, size_t len)
+{
+    unsigned char *copy = NULL;
+    if (blob) {
+        copy = malloc(len ? len : 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, blob, len);
+    }
+    free(*base);
+    *base = copy;
+    *base_len = blob ? len : 0;
+    return 0;
+}
+
+int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t len)
+{
+    struct blob_view v;
+    if (blob_parse(blob, len, merchant_id != NULL, &v) != 0)
+        return -1;
+    uint32_t n = v.n;
+    const unsigned char *e = v.e;
 
     pthread_rwlock_wrlock(&m->lock);
     int rc = 0;
@@ -991,7 +1050,8 @@ int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t
             m->w[k] = get_f64(e + 4);
             m->g2[k] = get_f64(e + 12);
         }
-        m->count = (int64_t)count;
+        m->count = v.count;
+        rc = set_base(&m->base, &m->base_len, blob, len);
     } else {
         struct scope *s = merchant_get(m, merchant_id);
         if (!s) {
@@ -1012,12 +1072,166 @@ int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t
                 s->w[j] = get_f64(e + 4);
                 s->g2[j] = get_f64(e + 12);
             }
-            s->count = (int64_t)count;
+            s->count = v.count;
             s->dirty = 0;
+            if (rc == 0)
+                rc = set_base(&s->base, &s->base_len, blob, len);
         }
     }
     pthread_rwlock_unlock(&m->lock);
     return rc;
+}
+
+/* One value of the merge: the store's, plus what this node learned since
+ * the base. When either side did not move, its other side is taken as it
+ * is, so that a single node (the store unchanged since its last sync)
+ * keeps its state bit for bit, which stored + (current - base) would not
+ * always give in floating point. */
+static double merge_f64(double stored, double base, double cur)
+{
+    if (stored == base)
+        return cur;
+    if (cur == base)
+        return stored;
+    return stored + (cur - base);
+}
+
+static int64_t merge_i64(int64_t stored, int64_t base, int64_t cur) { return stored + (cur - base); }
+
+struct walk {
+    const struct blob_view *v; /* NULL: the blob is absent */
+    uint32_t next;
+};
+
+/* The entry of feature k in a blob walked in index order, if it has one. */
+static int walk_at(struct walk *w, uint32_t k, double *wt, double *g2)
+{
+    if (!w->v)
+        return 0;
+    while (w->next < w->v->n && get_u32(w->v->e + (size_t)w->next * ENTRY_LEN) < k)
+        w->next++;
+    if (w->next >= w->v->n)
+        return 0;
+    const unsigned char *e = w->v->e + (size_t)w->next * ENTRY_LEN;
+    if (get_u32(e) != k)
+        return 0;
+    *wt = get_f64(e + 4);
+    *g2 = get_f64(e + 12);
+    return 1;
+}
+
+/* An entry absent from a global blob is the prior with no gradients; from
+ * a merchant's, no delta at all. */
+static void merge_global(rc_model *m, const struct blob_view *sv, const struct blob_view *bv, const double *prior)
+{
+    struct walk ws = {sv, 0}, wb = {bv, 0};
+    for (uint32_t k = 0; k < NW; k++) {
+        double sw = prior[k], sg = 0, bw = prior[k], bg = 0;
+        walk_at(&ws, k, &sw, &sg);
+        walk_at(&wb, k, &bw, &bg);
+        m->w[k] = merge_f64(sw, bw, m->w[k]);
+        m->g2[k] = merge_f64(sg, bg, m->g2[k]);
+    }
+    m->count = merge_i64(sv->count, bv ? bv->count : 0, m->count);
+}
+
+static int merge_merchant(struct scope *s, const struct blob_view *sv, const struct blob_view *bv)
+{
+    struct walk ws = {sv, 0}, wb = {bv, 0};
+    for (uint32_t k = 0; k < NW; k++) {
+        double sw = 0, sg = 0, bw = 0, bg = 0;
+        int in_stored = walk_at(&ws, k, &sw, &sg);
+        walk_at(&wb, k, &bw, &bg);
+        ssize_t j = scope_find_slot(s, k);
+        if (j < 0 && !in_stored)
+            continue;
+        double cw = j >= 0 ? s->w[j] : 0, cg = j >= 0 ? s->g2[j] : 0;
+        if (j < 0 && (j = scope_slot(s, k)) < 0)
+            return -1;
+        s->w[j] = merge_f64(sw, bw, cw);
+        s->g2[j] = merge_f64(sg, bg, cg);
+    }
+    s->count = merge_i64(sv->count, bv ? bv->count : 0, s->count);
+    return 0;
+}
+
+int rc_model_sync(rc_model *m, const char *merchant_id, const void *stored, size_t stored_len, buf *out)
+{
+    int merchant = merchant_id != NULL;
+    struct blob_view sv, bv;
+    int have_stored = stored && blob_parse_sorted(stored, stored_len, merchant, &sv) == 0;
+    double *prior = NULL;
+    if (have_stored && !merchant) {
+        prior = calloc(NW, sizeof *prior);
+        if (!prior)
+            return -1;
+        write_prior(prior);
+    }
+    /* Held from the merge to the new base, so that an outcome learned
+     * meanwhile lands either before both (and is merged) or after both
+     * (and is the next sync's delta). */
+    pthread_rwlock_wrlock(&m->lock);
+    struct scope *s = merchant ? merchant_get(m, merchant_id) : NULL;
+    int rc = merchant && !s ? -1 : 0;
+    unsigned char **base = s ? &s->base : &m->base;
+    size_t *base_len = s ? &s->base_len : &m->base_len;
+    if (rc == 0 && have_stored && !(*base && *base_len == stored_len && memcmp(*base, stored, stored_len) == 0)) {
+        const struct blob_view *b = *base && blob_parse_sorted(*base, *base_len, merchant, &bv) == 0 ? &bv : NULL;
+        if (merchant)
+            rc = merge_merchant(s, &sv, b);
+        else
+            merge_global(m, &sv, b, prior);
+    }
+    size_t start = out->len;
+    if (rc == 0)
+        rc = save_locked(m, merchant_id, out);
+    if (rc == 0)
+        rc = set_base(base, base_len, out->data + start, out->len - start);
+    if (rc == 0) {
+        if (s)
+            s->dirty = 0;
+        else
+            m->dirty = 0;
+    }
+    pthread_rwlock_unlock(&m->lock);
+    free(prior);
+    return rc;
+}
+
+int rc_model_rebase(rc_model *m, const char *merchant_id, const void *blob, size_t len)
+{
+    pthread_rwlock_wrlock(&m->lock);
+    struct scope *s = merchant_id ? merchant_get(m, merchant_id) : NULL;
+    int rc = -1;
+    if (s || !merchant_id) {
+        rc = s ? set_base(&s->base, &s->base_len, blob, len) : set_base(&m->base, &m->base_len, blob, len);
+        if (s)
+            s->dirty = 1;
+        else
+            m->dirty = 1;
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+int64_t rc_model_version(rc_model *m, const char *merchant_id)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    const struct scope *s = merchant_id ? merchant_find(m, merchant_id) : NULL;
+    int64_t v = merchant_id ? (s ? s->version : 0) : m->version;
+    pthread_rwlock_unlock(&m->lock);
+    return v;
+}
+
+void rc_model_set_version(rc_model *m, const char *merchant_id, int64_t version)
+{
+    pthread_rwlock_wrlock(&m->lock);
+    struct scope *s = merchant_id ? merchant_get(m, merchant_id) : NULL;
+    if (s)
+        s->version = version;
+    else if (!merchant_id)
+        m->version = version;
+    pthread_rwlock_unlock(&m->lock);
 }
 
 size_t rc_model_dirty_scopes(rc_model *m, char (*out)[ID_MAX], size_t max, int *global_dirty)

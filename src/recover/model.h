@@ -63,6 +63,28 @@ int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t
 size_t rc_model_dirty_scopes(rc_model *m, char (*out)[ID_MAX], size_t max, int *global_dirty);
 void rc_model_mark_saved(rc_model *m);
 
+/* ---- sharing one model between nodes ----
+ * Each scope remembers the blob it last loaded or synced (its base).
+ * rc_model_sync merges the store's blob of the scope with what this model
+ * learned since: merged = stored + (current - base), entry by entry
+ * (weights, squared gradients, count); current and base become merged,
+ * appended to out, and the scope is no longer dirty. With stored NULL (or
+ * a blob this version cannot read), merged is the current state; with
+ * stored equal to the base it is the current state bit for bit. An
+ * outcome learned on another thread meanwhile is never lost.
+ *
+ * When the merged blob could not be written, rc_model_rebase sets the
+ * base back to the blob the sync read (NULL: none), which the store still
+ * holds, so that the next sync sends this node's learning again; it marks
+ * the scope dirty. -1 when memory runs out.
+ *
+ * The version is the store's version of the base (0: none), kept here for
+ * the caller to tell which scopes changed elsewhere. */
+int rc_model_sync(rc_model *m, const char *merchant_id, const void *stored, size_t stored_len, buf *out);
+int rc_model_rebase(rc_model *m, const char *merchant_id, const void *blob, size_t len);
+int64_t rc_model_version(rc_model *m, const char *merchant_id);
+void rc_model_set_version(rc_model *m, const char *merchant_id, int64_t version);
+
 /* The features of an attempt at time at_ms on invoice inv, given the
  * invoice's earlier transactions (oldest first; the attempt itself is not
  * among them) and the transaction shape of the attempt (its payment method:
