@@ -12,6 +12,14 @@
 #include "store/store.h"
 
 #define RC_ID_MAX 256 /* merchant-given ids: at most 255 bytes */
+
+/* The learned model's scopes (model_merge, model_versions). */
+typedef int (*rc_model_merge_fn)(void *ctx, const void *stored, size_t stored_len, int64_t stored_version,
+                                 const void **out, size_t *out_len);
+struct rc_model_version {
+    char scope[ID_MAX]; /* "" for the global prior */
+    int64_t version;
+};
 #define RC_ENV_MAX 16
 #define RC_URL_MAX 1024
 
@@ -428,6 +436,18 @@ struct store_recover_ops {
      * after them). model_put replaces the scope's model. */
     enum store_rc (*model_get)(store *s, const char *scope, char **blob, size_t *len);
     enum store_rc (*model_put)(store *s, const char *scope, const void *blob, size_t len, int64_t now);
+    /* A read-modify-write of one scope that no other writer of the scope
+     * (another node included) can come between: fn gets the stored blob
+     * (NULL when none) and its version, and answers 1 to store *out
+     * (*out_len bytes, valid until model_merge returns) as the next
+     * version, 0 to leave the scope as it is, -1 to give up (ERROR). fn
+     * may run more than once (the transaction tried again); the last run
+     * counts. *version (may be NULL) gets the scope's version after. Every
+     * write of a scope, model_put's too, adds one to its version. */
+    enum store_rc (*model_merge)(store *s, const char *scope, int64_t now, rc_model_merge_fn fn, void *ctx,
+                                 int64_t *version);
+    /* Every stored scope with its version, malloc'd. */
+    enum store_rc (*model_versions)(store *s, struct rc_model_version **out, size_t *n);
 };
 
 void rc_txns_free(struct rc_txn *txns, size_t n);

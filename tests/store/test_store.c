@@ -2948,6 +2948,129 @@ static void recover_card_history_and_model(void **state)
     free(blob);
 }
 
+/* The merge callback of the tests: the blob is a decimal counter, and each
+ * merge adds one (or leaves the scope when add is 0). */
+struct counter_merge {
+    int add;
+    int runs;
+    int64_t seen_version;
+    char out[32];
+};
+
+static int counter_merge_fn(void *arg, const void *stored, size_t len, int64_t version, const void **out,
+                            size_t *out_len)
+{
+    struct counter_merge *c = arg;
+    c->runs++;
+    c->seen_version = version;
+    long long v = 0;
+    if (stored) {
+        char text[32] = "";
+        if (len >= sizeof text)
+            return -1;
+        memcpy(text, stored, len);
+        v = strtoll(text, NULL, 10);
+    }
+    if (!c->add)
+        return 0;
+    int n = snprintf(c->out, sizeof c->out, "%lld", v + c->add);
+    *out = c->out;
+    *out_len = (size_t)n;
+    return 1;
+}
+
+struct merger {
+    store *s;
+    pthread_barrier_t *start;
+    int n;
+    int failures;
+};
+
+static void *merge_counter(void *arg)
+{
+    struct merger *m = arg;
+    pthread_barrier_wait(m->start);
+    for (int i = 0; i < m->n; i++) {
+        struct counter_merge c = {.add = 1};
+        if (m->s->recover->model_merge(m->s, "m1", 1000 + i, counter_merge_fn, &c, NULL) != STORE_OK)
+            m->failures++;
+    }
+    return NULL;
+}
+
+static int64_t stored_counter(store *s, const char *scope)
+{
+    char *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(s->recover->model_get(s, scope, &blob, &len), STORE_OK);
+    int64_t v = strtoll(blob, NULL, 10);
+    free(blob);
+    return v;
+}
+
+static int64_t version_of(store *s, const char *scope)
+{
+    struct rc_model_version *v = NULL;
+    size_t n = 0;
+    assert_int_equal(s->recover->model_versions(s, &v, &n), STORE_OK);
+    int64_t found = -1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].scope, scope) == 0)
+            found = v[i].version;
+    free(v);
+    return found;
+}
+
+static void recover_model_merge_is_atomic(void **state)
+{
+    struct fixture *f = *state;
+    store *s = f->s;
+    /* Leaving an absent scope stores nothing. */
+    struct counter_merge keep = {.add = 0};
+    int64_t version = -1;
+    assert_int_equal(s->recover->model_merge(s, "m1", 10, counter_merge_fn, &keep, &version), STORE_OK);
+    assert_int_equal(version, 0);
+    char *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(s->recover->model_get(s, "m1", &blob, &len), STORE_NOT_FOUND);
+    assert_int_equal(version_of(s, "m1"), -1);
+
+    struct counter_merge add = {.add = 5};
+    assert_int_equal(s->recover->model_merge(s, "m1", 10, counter_merge_fn, &add, &version), STORE_OK);
+    assert_int_equal(version, 1);
+    assert_int_equal(add.seen_version, 0);
+    assert_int_equal(stored_counter(s, "m1"), 5);
+    keep.runs = 0;
+    assert_int_equal(s->recover->model_merge(s, "m1", 11, counter_merge_fn, &keep, &version), STORE_OK);
+    assert_int_equal(version, 1);
+    assert_int_equal(keep.seen_version, 1);
+    /* model_put counts as a write too. */
+    assert_int_equal(s->recover->model_put(s, "m1", "7", 1, 12), STORE_OK);
+    assert_int_equal(version_of(s, "m1"), 2);
+    assert_int_equal(s->recover->model_put(s, "", "1", 1, 12), STORE_OK);
+    assert_int_equal(version_of(s, ""), 1);
+
+    /* Two nodes adding at once: every addition counts, which a read and
+     * a write apart would not give. */
+    store *other = f->postgres ? open_store(f) : s;
+    assert_non_null(other);
+    enum { N = 150 };
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct merger m[2] = {{.s = s, .start = &start, .n = N}, {.s = other, .start = &start, .n = N}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, merge_counter, &m[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    if (other != s)
+        store_close(other);
+    assert_int_equal(m[0].failures + m[1].failures, 0);
+    assert_int_equal(stored_counter(s, "m1"), 7 + 2 * N);
+    assert_int_equal(version_of(s, "m1"), 2 + 2 * N);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -2981,6 +3104,7 @@ int main(void)
         T(recover_webhook_outbox),
         T(recover_webhook_results_batch),
         T(recover_card_history_and_model),
+        T(recover_model_merge_is_atomic),
         /* Last, and on PostgreSQL only: SQLite is one node's store, and
          * several processes migrating one new file at once is not a
          * supported start; its single writer orders appends itself. */

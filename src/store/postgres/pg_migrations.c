@@ -423,6 +423,9 @@ static const struct pg_migration recover_migrations[] = {
      "  blob BYTEA NOT NULL,"
      "  updated_at BIGINT NOT NULL"
      ");"},
+    /* Nodes sharing one model tell a scope changed elsewhere by its
+     * version, which every write adds one to (docs/retry-planning.md). */
+    {"recover-model-1", "ALTER TABLE rc_models ADD COLUMN version BIGINT NOT NULL DEFAULT 1;"},
 };
 
 #define SET(list) {list, sizeof list / sizeof list[0]}

@@ -1367,4 +1367,6 @@ const struct store_recover_ops pg_recover_ops = {
     .webhook_next_due = pg_webhook_next_due,
     .model_get = pg_model_get,
     .model_put = pg_model_put,
+    .model_merge = pg_model_merge,
+    .model_versions = pg_model_versions,
 };

@@ -56,5 +56,8 @@ enum store_rc pg_webhook_redeliver(store *s, const char *merchant_id, const char
 enum store_rc pg_webhook_next_due(store *s, int64_t *due_at);
 enum store_rc pg_model_get(store *s, const char *scope, char **blob, size_t *len);
 enum store_rc pg_model_put(store *s, const char *scope, const void *blob, size_t len, int64_t now);
+enum store_rc pg_model_merge(store *s, const char *scope, int64_t now, rc_model_merge_fn fn, void *ctx,
+                             int64_t *version);
+enum store_rc pg_model_versions(store *s, struct rc_model_version **out, size_t *n);
 
 #endif

@@ -927,21 +927,22 @@ static enum store_rc model_put_fn(pg_conn *c, void *arg)
     pp_text(&p, a->hex);
     pp_i64(&p, a->now);
     return pg_run_cmd(c, "INSERT INTO rc_models(scope, blob, updated_at) VALUES ($1, $2::bytea, $3) "
-                      "ON CONFLICT (scope) DO UPDATE SET blob = excluded.blob, updated_at = excluded.updated_at",
+                      "ON CONFLICT (scope) DO UPDATE SET blob = excluded.blob, updated_at = excluded.updated_at, "
+                      "version = rc_models.version + 1",
                    &p) == 0
                ? STORE_OK
                : STORE_ERROR;
 }
 
-enum store_rc pg_model_put(store *s, const char *scope, const void *blob, size_t len, int64_t now)
+/* Parameters travel as text: the bytes go as "\x" and two hex digits
+ * each, which bytea reads back exactly. malloc'd; NULL when out of memory. */
+static char *bytea_hex(const void *blob, size_t len)
 {
-    /* Parameters travel as text: the bytes go as "\x" and two hex digits
-     * each, which bytea reads back exactly. */
     if (len > (SIZE_MAX - 3) / 2)
-        return STORE_ERROR;
+        return NULL;
     char *hex = malloc(len * 2 + 3);
     if (!hex)
-        return STORE_ERROR;
+        return NULL;
     static const char digits[] = "0123456789abcdef";
     const unsigned char *b = blob;
     hex[0] = '\\';
@@ -951,8 +952,111 @@ enum store_rc pg_model_put(store *s, const char *scope, const void *blob, size_t
         hex[3 + 2 * i] = digits[b[i] & 15];
     }
     hex[2 + 2 * len] = '\0';
+    return hex;
+}
+
+enum store_rc pg_model_put(store *s, const char *scope, const void *blob, size_t len, int64_t now)
+{
+    char *hex = bytea_hex(blob, len);
+    if (!hex)
+        return STORE_ERROR;
     struct model_put_args a = {scope, hex, now};
     enum store_rc rc = pg_tx(S(s), model_put_fn, &a);
     free(hex);
     return rc;
+}
+
+struct model_merge_args {
+    const char *scope;
+    int64_t now;
+    rc_model_merge_fn fn;
+    void *ctx;
+    int64_t version;
+};
+
+/* The row is created first when absent (version 0, no model yet), so that
+ * there is always a row to lock: two nodes merging the same scope then
+ * run one after the other, the second reading what the first wrote. */
+static enum store_rc model_merge_fn(pg_conn *c, void *arg)
+{
+    struct model_merge_args *a = arg;
+    struct pg_params p;
+    pp_init(&p);
+    pp_text(&p, a->scope);
+    pp_i64(&p, a->now);
+    if (pg_run_cmd(c, "INSERT INTO rc_models(scope, blob, updated_at, version) VALUES ($1, ''::bytea, $2, 0) "
+                      "ON CONFLICT (scope) DO NOTHING",
+                   &p) != 0)
+        return STORE_ERROR;
+    pp_init(&p);
+    pp_text(&p, a->scope);
+    PGresult *r = pg_run(c, "SELECT blob, version FROM rc_models WHERE scope = $1 FOR UPDATE", &p);
+    if (!r)
+        return STORE_ERROR;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return STORE_ERROR;
+    }
+    int64_t version = pg_col_i64(r, 0, 1);
+    struct model_blob stored = {NULL, 0};
+    if (version > 0) {
+        read_model(r, 0, &stored);
+        if (!stored.data) {
+            PQclear(r);
+            return STORE_ERROR;
+        }
+    }
+    PQclear(r);
+    const void *out = NULL;
+    size_t out_len = 0;
+    int put = a->fn(a->ctx, stored.data, stored.len, version, &out, &out_len);
+    free(stored.data);
+    a->version = version;
+    if (put < 0)
+        return STORE_ERROR;
+    if (put == 0)
+        /* Rolls the placeholder row back, if this made one. */
+        return version > 0 ? STORE_OK : STORE_NOT_FOUND;
+    char *hex = bytea_hex(out, out_len);
+    if (!hex)
+        return STORE_ERROR;
+    pp_init(&p);
+    pp_text(&p, a->scope);
+    pp_text(&p, hex);
+    pp_i64(&p, a->now);
+    pp_i64(&p, version + 1);
+    int rc = pg_run_cmd(c, "UPDATE rc_models SET blob = $2::bytea, updated_at = $3, version = $4 WHERE scope = $1",
+                        &p);
+    free(hex);
+    if (rc != 0)
+        return STORE_ERROR;
+    a->version = version + 1;
+    return STORE_OK;
+}
+
+enum store_rc pg_model_merge(store *s, const char *scope, int64_t now, rc_model_merge_fn fn, void *ctx,
+                             int64_t *version)
+{
+    struct model_merge_args a = {scope ? scope : "", now, fn, ctx, 0};
+    enum store_rc rc = pg_tx(S(s), model_merge_fn, &a);
+    if (rc == STORE_NOT_FOUND)
+        rc = STORE_OK;
+    if (rc == STORE_OK && version)
+        *version = a.version;
+    return rc;
+}
+
+static void read_model_version(const PGresult *r, int row, void *out)
+{
+    struct rc_model_version *v = out;
+    pg_col_text(r, row, 0, v->scope, sizeof v->scope);
+    v->version = pg_col_i64(r, row, 1);
+}
+
+enum store_rc pg_model_versions(store *s, struct rc_model_version **out, size_t *n)
+{
+    struct pg_params p;
+    pp_init(&p);
+    return read_all(s, "SELECT scope, version FROM rc_models WHERE version > 0 ORDER BY scope", &p, sizeof **out,
+                    read_model_version, (void **)out, n);
 }

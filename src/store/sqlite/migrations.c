@@ -331,6 +331,9 @@ static const struct sq_migration recover_migrations[] = {
      "  blob BLOB NOT NULL,"
      "  updated_at INTEGER NOT NULL"
      ");"},
+    /* Nodes sharing one model tell a scope changed elsewhere by its
+     * version, which every write adds one to (docs/retry-planning.md). */
+    {"recover-model-1", "ALTER TABLE rc_models ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"},
 };
 
 static const struct sq_migration disputes_migrations[] = {

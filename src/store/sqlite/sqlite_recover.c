@@ -860,4 +860,6 @@ const struct store_recover_ops sqlite_recover_ops = {
     .webhook_next_due = sq_webhook_next_due,
     .model_get = sq_model_get,
     .model_put = sq_model_put,
+    .model_merge = sq_model_merge,
+    .model_versions = sq_model_versions,
 };

@@ -905,7 +905,8 @@ static enum store_rc model_put_fn(sq_conn *c, void *arg)
 {
     const struct model_put_args *a = arg;
     sqlite3_stmt *st = sq_stmt(c, "INSERT INTO rc_models(scope, blob, updated_at) VALUES (?1, ?2, ?3) "
-                                  "ON CONFLICT(scope) DO UPDATE SET blob = ?2, updated_at = ?3");
+                                  "ON CONFLICT(scope) DO UPDATE SET blob = ?2, updated_at = ?3, "
+                                  "version = rc_models.version + 1");
     if (!st)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->scope ? a->scope : "");
@@ -919,4 +920,79 @@ enum store_rc sq_model_put(store *s, const char *scope, const void *blob, size_t
 {
     struct model_put_args a = {scope, blob, len, now};
     return sq_write(S(s), model_put_fn, &a);
+}
+
+struct model_merge_args {
+    const char *scope;
+    int64_t now;
+    rc_model_merge_fn fn;
+    void *ctx;
+    int64_t version;
+};
+
+/* The single writer runs this whole, so no other write of the scope can
+ * come between the read and the write. */
+static enum store_rc model_merge_fn(sq_conn *c, void *arg)
+{
+    struct model_merge_args *a = arg;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT blob, version FROM rc_models WHERE scope = ?1");
+    if (!st)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->scope);
+    struct model_blob stored = {NULL, 0};
+    int64_t version = 0;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        read_model(st, &stored);
+        version = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return sq_fail(c, "rc_model_merge");
+    if (r == SQLITE_ROW && !stored.data)
+        return STORE_ERROR;
+    const void *out = NULL;
+    size_t out_len = 0;
+    int put = a->fn(a->ctx, stored.data, stored.len, version, &out, &out_len);
+    free(stored.data);
+    a->version = version;
+    if (put < 0)
+        return STORE_ERROR;
+    if (put == 0)
+        return STORE_OK;
+    st = sq_stmt(c, "INSERT INTO rc_models(scope, blob, updated_at, version) VALUES (?1, ?2, ?3, ?4) "
+                    "ON CONFLICT(scope) DO UPDATE SET blob = ?2, updated_at = ?3, version = ?4");
+    if (!st)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->scope);
+    sqlite3_bind_blob64(st, 2, out_len ? out : "", out_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, a->now);
+    sqlite3_bind_int64(st, 4, version + 1);
+    enum store_rc rc = step_done(c, st, "rc_model_merge");
+    if (rc == STORE_OK)
+        a->version = version + 1;
+    return rc;
+}
+
+enum store_rc sq_model_merge(store *s, const char *scope, int64_t now, rc_model_merge_fn fn, void *ctx,
+                             int64_t *version)
+{
+    struct model_merge_args a = {scope ? scope : "", now, fn, ctx, 0};
+    enum store_rc rc = sq_write(S(s), model_merge_fn, &a);
+    if (rc == STORE_OK && version)
+        *version = a.version;
+    return rc;
+}
+
+static void read_model_version(sqlite3_stmt *st, void *row)
+{
+    struct rc_model_version *v = row;
+    sq_col_text(st, 0, v->scope, sizeof v->scope);
+    v->version = sqlite3_column_int64(st, 1);
+}
+
+enum store_rc sq_model_versions(store *s, struct rc_model_version **out, size_t *n)
+{
+    struct read_spec q = {"SELECT scope, version FROM rc_models ORDER BY scope", NULL, 0, {0, 0}};
+    return read_all(s, &q, sizeof **out, read_model_version, (void **)out, n);
 }
