@@ -408,7 +408,12 @@ int recover_plan_pending(struct app *app, int max)
     return failed ? -1 : (int)n;
 }
 
-/* ---- the model's persistence ---- */
+/* ---- the model's persistence ----
+ *
+ * Nodes on one database share the model by merging: each sends what it
+ * learned since its last sync (its delta) into the stored model, in one
+ * locked read-modify-write per scope, and takes in what the others sent
+ * (docs/retry-planning.md). */
 
 static int load_scope(struct app *app, const char *merchant_id)
 {
@@ -429,6 +434,19 @@ static int load_scope(struct app *app, const char *merchant_id)
     return 0;
 }
 
+/* The versions are read before the blobs: a scope written in between is
+ * then taken for changed and merged again, never missed. */
+static void note_versions(struct app *app)
+{
+    struct rc_model_version *v = NULL;
+    size_t n = 0;
+    if (!app->store->recover->model_versions || app->store->recover->model_versions(app->store, &v, &n) != STORE_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        rc_model_set_version(app->model, v[i].scope[0] ? v[i].scope : NULL, v[i].version);
+    free(v);
+}
+
 int recover_model_open(struct app *app)
 {
     app->model = rc_model_new();
@@ -436,6 +454,7 @@ int recover_model_open(struct app *app)
         return -1;
     if (!app->store->recover->model_get)
         return 0;
+    note_versions(app);
     if (load_scope(app, NULL) != 0)
         return -1;
     struct merchant_row *ms = NULL;
@@ -449,19 +468,59 @@ int recover_model_open(struct app *app)
     return rc;
 }
 
-void recover_model_save(struct app *app)
+struct sync_ctx {
+    rc_model *model;
+    const char *scope; /* NULL: the global one */
+    buf merged;
+    buf read;      /* the stored blob the latest merge read */
+    int have_read; /* ...and whether there was one */
+    int runs;
+};
+
+static int sync_scope_fn(void *arg, const void *stored, size_t stored_len, int64_t version, const void **out,
+                         size_t *out_len)
 {
-    if (!app->model || !app->store->recover->model_put)
-        return;
-    enum { MAX_SCOPES = 65536 };
-    char (*scopes)[ID_MAX] = malloc(MAX_SCOPES * sizeof *scopes);
-    if (!scopes)
-        return;
-    int global = 0;
-    size_t n = rc_model_dirty_scopes(app->model, scopes, MAX_SCOPES, &global);
-    if (n > MAX_SCOPES)
-        n = MAX_SCOPES;
-    int64_t now = clock_now_ms(app->clock);
+    (void)version;
+    struct sync_ctx *c = arg;
+    /* A run again means the previous one's write did not happen: the
+     * store still holds what that run read. */
+    if (c->runs++ > 0 && rc_model_rebase(c->model, c->scope, c->have_read ? c->read.data : NULL, c->read.len) != 0)
+        return -1;
+    buf_reset(&c->read);
+    c->have_read = stored != NULL;
+    if (stored)
+        buf_append(&c->read, stored, stored_len);
+    buf_reset(&c->merged);
+    if (c->read.oom || rc_model_sync(c->model, c->scope, stored, stored_len, &c->merged) != 0)
+        return -1;
+    *out = c->merged.data;
+    *out_len = c->merged.len;
+    /* Nothing learned here since the last sync: no write, so that nodes
+     * do not keep rewriting each other's scopes. */
+    return !stored || stored_len != c->merged.len || memcmp(stored, c->merged.data, stored_len) != 0;
+}
+
+static int sync_scope(struct app *app, const char *scope, int64_t now)
+{
+    struct sync_ctx c = {.model = app->model, .scope = scope};
+    buf_init(&c.merged);
+    buf_init(&c.read);
+    int64_t version = 0;
+    enum store_rc rc = app->store->recover->model_merge(app->store, scope ? scope : "", now, sync_scope_fn, &c,
+                                                        &version);
+    if (rc == STORE_OK)
+        rc_model_set_version(app->model, scope, version);
+    else if (c.runs > 0)
+        rc_model_rebase(app->model, scope, c.have_read ? c.read.data : NULL, c.read.len);
+    buf_free(&c.merged);
+    buf_free(&c.read);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+/* The store without model_merge: this node's model replaces the stored
+ * one, as a single node needs. */
+static void save_overwrite(struct app *app, char (*scopes)[ID_MAX], size_t n, int global, int64_t now)
+{
     int failed = 0;
     for (size_t i = 0; i <= n && !failed; i++) {
         if (i == n && !global)
@@ -479,14 +538,59 @@ void recover_model_save(struct app *app)
         rc_model_mark_saved(app->model);
     else
         log_warn("saving the retry model failed; it is saved again later");
-    free(scopes);
 }
+
+/* pull: also take in the scopes other nodes wrote, which a node about to
+ * stop has no use for. */
+static void model_sync(struct app *app, int pull)
+{
+    if (!app->model || !app->store->recover->model_put)
+        return;
+    enum { MAX_SCOPES = 65536 };
+    char (*scopes)[ID_MAX] = malloc(MAX_SCOPES * sizeof *scopes);
+    if (!scopes)
+        return;
+    int global = 0;
+    size_t n = rc_model_dirty_scopes(app->model, scopes, MAX_SCOPES, &global);
+    if (n > MAX_SCOPES)
+        n = MAX_SCOPES;
+    int64_t now = clock_now_ms(app->clock);
+    if (!app->store->recover->model_merge) {
+        save_overwrite(app, scopes, n, global, now);
+        free(scopes);
+        return;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < n; i++)
+        failed |= sync_scope(app, scopes[i], now) != 0;
+    if (global)
+        failed |= sync_scope(app, NULL, now) != 0;
+    free(scopes);
+    /* Then the scopes other nodes wrote since this one last synced them;
+     * the ones just merged carry the version they were written with. */
+    struct rc_model_version *v = NULL;
+    size_t nv = 0;
+    if (pull && (!app->store->recover->model_versions ||
+                 app->store->recover->model_versions(app->store, &v, &nv) != STORE_OK))
+        failed = 1;
+    for (size_t i = 0; i < nv; i++) {
+        const char *scope = v[i].scope[0] ? v[i].scope : NULL;
+        if (v[i].version != rc_model_version(app->model, scope))
+            failed |= sync_scope(app, scope, now) != 0;
+    }
+    free(v);
+    /* A scope that failed stays dirty and is merged next time. */
+    if (failed)
+        log_warn("syncing the retry model with the store failed; it is tried again later");
+}
+
+void recover_model_save(struct app *app) { model_sync(app, 1); }
 
 void recover_model_close(struct app *app)
 {
     if (!app->model)
         return;
-    recover_model_save(app);
+    model_sync(app, 0);
     rc_model_free(app->model);
     app->model = NULL;
 }
