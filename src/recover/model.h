@@ -56,8 +56,9 @@ int64_t rc_model_count(rc_model *m, const char *merchant_id);
 
 /* Persistence, one blob per scope: merchant_id NULL is the global prior.
  * save appends the scope's state to out; load replaces it (-1 when the
- * blob is not one this version wrote). list_scopes fills up to max merchant
- * ids (each ID_MAX bytes) changed since the last call to rc_model_mark_saved. */
+ * blob is not one this version wrote). rc_model_dirty_scopes fills up to
+ * max merchant ids (each ID_MAX bytes) changed since the last call to
+ * rc_model_mark_saved or their last rc_model_sync. */
 int rc_model_save(rc_model *m, const char *merchant_id, buf *out);
 int rc_model_load(rc_model *m, const char *merchant_id, const void *blob, size_t len);
 size_t rc_model_dirty_scopes(rc_model *m, char (*out)[ID_MAX], size_t max, int *global_dirty);
