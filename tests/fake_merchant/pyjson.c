@@ -1,5 +1,6 @@
 #include "pyjson.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -227,13 +228,21 @@ void pyjson_float_repr(const char *number_text, char *out, size_t outsz)
         snprintf(out, outsz, "NaN");
         return;
     }
-    /* The shortest digit string that reads back as the same double. */
-    char sci[40];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(sci, sizeof sci, "%.*e", prec, v);
-        if (strtod(sci, NULL) == v)
-            break;
-    }
+    /* The shortest digit string that reads back as the same double, and
+     * of those the nearest. The shortest is not always the correctly
+     * rounded one at its length (-6.083493012144512e-210 reads back, its
+     * nearest 16 digits end in ...511 and do not), so each length tries
+     * the digits rounded to nearest, then down, then up. */
+    static const int modes[3] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD};
+    char sci[40] = "";
+    int found = 0;
+    for (int prec = 0; prec < 17 && !found; prec++)
+        for (int m = 0; m < 3 && !found; m++) {
+            fesetround(modes[m]);
+            snprintf(sci, sizeof sci, "%.*e", prec, v);
+            fesetround(FE_TONEAREST);
+            found = strtod(sci, NULL) == v;
+        }
     const char *q = sci;
     int neg = 0;
     if (*q == '-') {
