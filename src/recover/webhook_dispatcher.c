@@ -618,6 +618,25 @@ static void destroy(struct webhook_dispatcher *d)
     free(d);
 }
 
+static void stop_sender(struct webhook_dispatcher *d)
+{
+    atomic_store(&d->sender_stop, 1);
+    curl_multi_wakeup(d->multi);
+    pthread_join(d->sender, NULL);
+}
+
+/* The recorders drain the queue before they stop: every answer that came
+ * back is recorded. */
+static void stop_recorders(struct webhook_dispatcher *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->recorders_stop = 1;
+    pthread_cond_broadcast(&d->queued);
+    pthread_mutex_unlock(&d->mu);
+    for (int i = 0; i < d->nrecorders; i++)
+        pthread_join(d->recorders[i], NULL);
+}
+
 int webhook_dispatcher_start(struct app *app)
 {
     const struct store_recover_ops *ops = app->store->recover;
@@ -669,12 +688,7 @@ int webhook_dispatcher_start(struct app *app)
     for (int i = 0; i < d->nrecorders; i++) {
         if (pthread_create(&d->recorders[i], NULL, recorder_main, d) != 0) {
             d->nrecorders = i;
-            pthread_mutex_lock(&d->mu);
-            d->recorders_stop = 1;
-            pthread_cond_broadcast(&d->queued);
-            pthread_mutex_unlock(&d->mu);
-            for (int j = 0; j < i; j++)
-                pthread_join(d->recorders[j], NULL);
+            stop_recorders(d);
             destroy(d);
             return -1;
         }
@@ -683,17 +697,9 @@ int webhook_dispatcher_start(struct app *app)
     app->webhook_dispatcher = d;
     if (!sender || pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {
         app->webhook_dispatcher = NULL;
-        if (sender) {
-            atomic_store(&d->sender_stop, 1);
-            curl_multi_wakeup(d->multi);
-            pthread_join(d->sender, NULL);
-        }
-        pthread_mutex_lock(&d->mu);
-        d->recorders_stop = 1;
-        pthread_cond_broadcast(&d->queued);
-        pthread_mutex_unlock(&d->mu);
-        for (int j = 0; j < d->nrecorders; j++)
-            pthread_join(d->recorders[j], NULL);
+        if (sender)
+            stop_sender(d);
+        stop_recorders(d);
         destroy(d);
         return -1;
     }
@@ -723,15 +729,8 @@ void webhook_dispatcher_stop(struct app *app)
     pthread_cond_signal(&d->slot_freed);
     pthread_mutex_unlock(&d->mu);
     pthread_join(d->thread, NULL);
-    atomic_store(&d->sender_stop, 1);
-    curl_multi_wakeup(d->multi);
-    pthread_join(d->sender, NULL);
-    pthread_mutex_lock(&d->mu);
-    d->recorders_stop = 1;
-    pthread_cond_broadcast(&d->queued);
-    pthread_mutex_unlock(&d->mu);
-    for (int i = 0; i < d->nrecorders; i++)
-        pthread_join(d->recorders[i], NULL);
+    stop_sender(d);
+    stop_recorders(d);
     app->webhook_dispatcher = NULL;
     destroy(d);
 }
