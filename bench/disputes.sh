@@ -33,14 +33,8 @@ export BENCH_LUA_DIR="$ROOT/bench/lua"
 BENCH_NAME=disputes
 . "$ROOT/bench/lib.sh"
 
-
-NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-command -v wrk >/dev/null 2>&1 || need_packages wrk
-[ -x "$NGINX" ] || { need_packages nginx-light; NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx); }
-command -v curl >/dev/null 2>&1 || need_packages curl
-command -v jq >/dev/null 2>&1 || need_packages jq
-command -v sqlite3 >/dev/null 2>&1 || need_packages sqlite3
-[ -x "$NGINX" ] || die "nginx not found after installing nginx-light"
+need_packages wrk curl jq sqlite3
+bench_find_nginx
 [ -x "$RECOUPD" ] || die "$RECOUPD not found: run 'make build' first"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/recoup-bench-disputes.XXXXXX")

@@ -38,13 +38,8 @@ BENCH_NAME=gateway
 
 # ---- tools: wrk, nginx, curl, jq from Debian, installed when missing ----
 
-
-NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-command -v wrk >/dev/null 2>&1 || need_packages wrk
-[ -x "$NGINX" ] || { need_packages nginx-light; NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx); }
-command -v curl >/dev/null 2>&1 || need_packages curl
-command -v jq >/dev/null 2>&1 || need_packages jq
-[ -x "$NGINX" ] || die "nginx not found after installing nginx-light"
+need_packages wrk curl jq
+bench_find_nginx
 [ -x "$RECOUPD" ] || die "$RECOUPD not found: run 'make build' first"
 
 # ---- temporary directory, servers, cleanup ----

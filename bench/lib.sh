@@ -25,6 +25,17 @@ need_packages() {
     $sudo apt-get install -y -qq --no-install-recommends $missing </dev/null
 }
 
+# Sets NGINX to the nginx binary there is (any Debian flavour of nginx),
+# installing nginx-light only when there is none.
+bench_find_nginx() {
+    NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+    if [ ! -x "$NGINX" ]; then
+        need_packages nginx-light
+        NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+    fi
+    [ -x "$NGINX" ] || die "nginx not found after installing nginx-light"
+}
+
 # stop_pid PID SECONDS: SIGTERM, then SIGKILL if it is still there.
 stop_pid() {
     local pid=$1 i=0

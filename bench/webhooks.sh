@@ -30,10 +30,8 @@ BUILD=${BENCH_BUILD:-build}
 BENCH_NAME=webhooks
 . "$ROOT/bench/lib.sh"
 
-NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { need_packages nginx-light; NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx); }
-command -v curl >/dev/null 2>&1 || need_packages curl
-[ -x "$NGINX" ] || die "nginx not found after installing nginx-light"
+need_packages curl
+bench_find_nginx
 [ -f "$BUILD/librecoup.a" ] || die "$BUILD/librecoup.a not found: run 'make build' first"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/recoup-bench-webhooks.XXXXXX")
