@@ -10,32 +10,9 @@ SCENARIOS=$(cd "$(dirname "$0")/../../scenarios" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/recoup-lab-XXXXXX")
 OUT="$WORK/out"
 ERR="$WORK/err"
-n=0
-failed=0
 trap 'rm -rf "$WORK"' EXIT
 
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    echo "#   exit ${RC:-?}, stdout: $(head -c 1500 "$OUT" 2>/dev/null)"
-    echo "#   stderr: $(head -c 600 "$ERR" 2>/dev/null)"
-}
-
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-jq_is() {
-    [ "$(jq -r "$1" "$OUT" 2>/dev/null)" = "true" ]
-}
+. "$(dirname "$0")/tap.sh"
 
 sim() {
     "$RECOUPCTL" simulate "$@" >"$OUT" 2>"$ERR"
@@ -133,5 +110,4 @@ for f in "$SCENARIOS"/*.json; do
 done
 check "at least four scenarios are shipped" eval '[ $count -ge 4 ]'
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end

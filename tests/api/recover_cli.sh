@@ -11,8 +11,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/recoup-rccli-XXXXXX")
 DATA="$WORK/data"
 OUT="$WORK/out"
 ERR="$WORK/err"
-n=0
-failed=0
 SERVER=
 
 cleanup() {
@@ -24,28 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    echo "#   exit ${RC:-?}, stdout: $(head -c 1500 "$OUT" 2>/dev/null)"
-    echo "#   stderr: $(head -c 600 "$ERR" 2>/dev/null)"
-}
-
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-jq_is() {
-    [ "$(jq -r "$1" "$OUT" 2>/dev/null)" = "true" ]
-}
+. "$(dirname "$0")/tap.sh"
 
 # ctl ARGS...: recoupctl against the test server; exit status in RC.
 ctl() {
@@ -231,5 +208,4 @@ SERVER=
 if [ "$RC" != 0 ]; then tail -c 3000 "$WORK/server.log" | sed 's/^/#   /'; fi
 check "recoupd exits 0 on SIGTERM" eval '[ $RC = 0 ]'
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end

@@ -10,8 +10,6 @@ RECOUPD=${RECOUPD:-./build/recoupd}
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/recoup-seed-XXXXXX")
 LOG="$DATA.log"
 BODY="$DATA.body"
-n=0
-failed=0
 
 "$RECOUPD" --data_dir="$DATA" --payments_port=0 --refunds_port=0 --api_port=0 --admin_port=0 \
     >/dev/null 2>"$LOG" &
@@ -26,23 +24,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
+. "$(dirname "$0")/tap.sh"
 
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
+# The last answer is an HTTP status and a body.
+tap_detail() {
     echo "#   status ${STATUS:-?}, body: $(head -c 1500 "$BODY" 2>/dev/null)"
-}
-
-# check DESCRIPTION TEST...: one TAP line for a shell test of the last answer.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 
 # expect CODE DESCRIPTION [JQ_FILTER]: the last answer has this status and,
@@ -176,5 +162,4 @@ else
     tail -c 3000 "$LOG" | sed 's/^/#   /'
 fi
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end
